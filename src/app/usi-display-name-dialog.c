@@ -63,8 +63,13 @@ static void
 on_name_activate (UsiDisplayNameDialog *self,
                   GtkEntry             *entry)
 {
-  if (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (self), "continue"))
-    adw_message_dialog_response (ADW_MESSAGE_DIALOG (self), "continue");
+  if (!adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (self), "continue"))
+    return;
+
+  /* Responding does not close the dialog in libadwaita 1.2; only its own
+   * buttons do. */
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (self), "continue");
+  gtk_window_close (GTK_WINDOW (self));
 }
 
 static void
@@ -82,7 +87,9 @@ usi_display_name_dialog_response (AdwMessageDialog *dialog,
       g_settings_set_string (self->settings, "display-name", name);
     }
 
-  ADW_MESSAGE_DIALOG_CLASS (usi_display_name_dialog_parent_class)->response (dialog, response);
+  /* libadwaita 1.2 has no default handler to chain up to. */
+  if (ADW_MESSAGE_DIALOG_CLASS (usi_display_name_dialog_parent_class)->response != NULL)
+    ADW_MESSAGE_DIALOG_CLASS (usi_display_name_dialog_parent_class)->response (dialog, response);
 }
 
 static void

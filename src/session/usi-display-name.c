@@ -17,6 +17,13 @@
 
 G_DEFINE_QUARK (usi-display-name-error-quark, usi_display_name_error)
 
+/* Spaces and tabs between words are folded; line breaks are refused. */
+static gboolean
+is_horizontal_space (gunichar c)
+{
+  return c == '\t' || g_unichar_type (c) == G_UNICODE_SPACE_SEPARATOR;
+}
+
 static gboolean
 is_forbidden_character (gunichar c)
 {
@@ -71,13 +78,13 @@ usi_display_name_normalize (const char  *name,
     {
       gunichar c = g_utf8_get_char (p);
 
-      if (g_unichar_isspace (c) && !is_forbidden_character (c))
+      if (is_horizontal_space (c))
         {
           pending_space = result->len > 0;
           continue;
         }
 
-      if (is_forbidden_character (c) || g_unichar_isspace (c))
+      if (is_forbidden_character (c))
         {
           g_set_error_literal (error, USI_DISPLAY_NAME_ERROR,
                                USI_DISPLAY_NAME_ERROR_INVALID_CHARACTER,

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+#pragma once
+
+#include "usi-random.h"
+
+G_BEGIN_DECLS
+
+#define USI_X25519_KEY_LENGTH 32
+
+gboolean usi_x25519_generate           (UsiRandom     *random,
+                                        guint8        *private_key,
+                                        guint8        *public_key,
+                                        GError       **error);
+gboolean usi_x25519_public_from_private (const guint8 *private_key,
+                                        guint8        *public_key,
+                                        GError       **error);
+/* Fails with USI_CRYPTO_ERROR_INVALID_KEY when the result is all zeros
+ * (a low-order peer key): such a "shared" secret is public. */
+gboolean usi_x25519                    (const guint8  *private_key,
+                                        const guint8  *peer_public_key,
+                                        guint8        *shared_secret,
+                                        GError       **error);
+
+G_END_DECLS
