@@ -52,6 +52,8 @@ on_activate (GApplication *app)
 
   g_assert (USI_IS_WINDOW (window));
   gtk_window_set_default_size (window, 720, 560);
+  /* Show what a user of a release sees, without the development stripes. */
+  gtk_widget_remove_css_class (GTK_WIDGET (window), "devel");
   /* Give GTK time to lay out, load the icon and draw a first frame. */
   g_timeout_add (1500, save_screenshot, window);
 }
