@@ -6,16 +6,13 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
 #include <openssl/core_names.h>
-#include <openssl/kdf.h>
 
 #include "usi-crypto-private.h"
 #include "usi-digest.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC, EVP_MAC_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_KDF, EVP_KDF_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_KDF_CTX, EVP_KDF_CTX_free)
 
 struct _UsiHashState
 {
@@ -49,6 +46,41 @@ hash_md (UsiHash hash)
     default:
       g_assert_not_reached ();
     }
+}
+
+/* One HMAC context per hash with its digest already chosen.  Duplicating one
+ * is far cheaper than fetching the algorithm and resolving the digest by
+ * name, and the protocol runs many short HMAC computations per message (every
+ * HKDF step is one).  The templates never change once made, so sharing them
+ * between threads is safe: a cache, not state, since nothing observable
+ * depends on it. */
+static EVP_MAC_CTX *
+hmac_template (UsiHash hash)
+{
+  static gsize once = 0;
+  static EVP_MAC_CTX *templates[USI_HASH_SHA512 + 1];
+
+  if (g_once_init_enter (&once))
+    {
+      EVP_MAC *mac = EVP_MAC_fetch (NULL, "HMAC", NULL);
+
+      for (guint h = USI_HASH_SHA256; h <= USI_HASH_SHA512; h++)
+        {
+          OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_DIGEST, (char *) hash_name (h), 0),
+            OSSL_PARAM_construct_end (),
+          };
+          EVP_MAC_CTX *context = mac ? EVP_MAC_CTX_new (mac) : NULL;
+
+          if (context != NULL && EVP_MAC_CTX_set_params (context, params) != 1)
+            g_clear_pointer (&context, EVP_MAC_CTX_free);
+          templates[h] = context;
+        }
+      EVP_MAC_free (mac);
+      g_once_init_leave (&once, 1);
+    }
+
+  return templates[hash];
 }
 
 gsize
@@ -160,9 +192,8 @@ usi_hmac (UsiHash        hash,
           guint8        *mac,
           GError       **error)
 {
-  g_autoptr(EVP_MAC) hmac = NULL;
+  EVP_MAC_CTX *template = hmac_template (hash);
   EVP_MAC_CTX *context = NULL;
-  OSSL_PARAM params[2];
   gsize mac_length = 0;
   gboolean ok;
 
@@ -170,15 +201,11 @@ usi_hmac (UsiHash        hash,
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (mac != NULL, FALSE);
 
-  params[0] = OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_DIGEST, (char *) hash_name (hash), 0);
-  params[1] = OSSL_PARAM_construct_end ();
-
   ERR_clear_error ();
-  hmac = EVP_MAC_fetch (NULL, "HMAC", NULL);
-  context = hmac ? EVP_MAC_CTX_new (hmac) : NULL;
+  context = template ? EVP_MAC_CTX_dup (template) : NULL;
   /* An empty key is legal HMAC; OpenSSL wants a non-NULL pointer for it. */
   ok = context != NULL &&
-       EVP_MAC_init (context, key_length ? key : (const guint8 *) "", key_length, params) == 1 &&
+       EVP_MAC_init (context, key_length ? key : (const guint8 *) "", key_length, NULL) == 1 &&
        EVP_MAC_update (context, data ? data : (const guint8 *) "", length) == 1 &&
        EVP_MAC_final (context, mac, &mac_length, usi_hash_get_length (hash)) == 1;
   EVP_MAC_CTX_free (context);
@@ -193,47 +220,58 @@ usi_hmac (UsiHash        hash,
   return TRUE;
 }
 
+/* T(0) = empty; T(i) = HMAC-Hash(PRK, T(i-1) | info | i); OKM = T(1) | T(2) | ... */
 static gboolean
-run_hkdf (UsiHash        hash,
-          int            mode,
-          const guint8  *salt,
-          gsize          salt_length,
-          const guint8  *key,
-          gsize          key_length,
-          const guint8  *info,
-          gsize          info_length,
-          guint8        *out,
-          gsize          out_length,
-          GError       **error)
+hkdf_expand_blocks (UsiHash        hash,
+                    const guint8  *prk,
+                    gsize          prk_length,
+                    const guint8  *info,
+                    gsize          info_length,
+                    guint8        *okm,
+                    gsize          okm_length,
+                    GError       **error)
 {
-  g_autoptr(EVP_KDF) kdf = NULL;
-  g_autoptr(EVP_KDF_CTX) context = NULL;
-  OSSL_PARAM params[6];
-  guint n = 0;
-
-  params[n++] = OSSL_PARAM_construct_utf8_string (OSSL_KDF_PARAM_DIGEST, (char *) hash_name (hash), 0);
-  params[n++] = OSSL_PARAM_construct_int (OSSL_KDF_PARAM_MODE, &mode);
-  /* OpenSSL rejects an empty key buffer; HKDF treats it as a zero-length key. */
-  params[n++] = OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_KEY,
-                                                   key_length ? (void *) key : (void *) "", key_length);
-  if (salt != NULL && salt_length > 0)
-    params[n++] = OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_SALT, (void *) salt, salt_length);
-  if (info != NULL && info_length > 0)
-    params[n++] = OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_INFO, (void *) info, info_length);
-  params[n] = OSSL_PARAM_construct_end ();
+  EVP_MAC_CTX *template = hmac_template (hash);
+  gsize hash_length = usi_hash_get_length (hash);
+  guint8 block[USI_HASH_MAX_LENGTH];
+  gsize block_length = 0;
+  gboolean ok = template != NULL;
 
   ERR_clear_error ();
-  kdf = EVP_KDF_fetch (NULL, "HKDF", NULL);
-  context = kdf ? EVP_KDF_CTX_new (kdf) : NULL;
-  if (context == NULL || EVP_KDF_derive (context, out, out_length, params) != 1)
+  for (guint8 counter = 1; ok && okm_length > 0; counter++)
     {
-      _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_FAILED, "HKDF");
-      return FALSE;
-    }
+      EVP_MAC_CTX *context = EVP_MAC_CTX_dup (template);
+      gsize take = MIN (okm_length, hash_length);
+      gsize written = 0;
 
-  return TRUE;
+      ok = context != NULL &&
+           EVP_MAC_init (context, prk, prk_length, NULL) == 1 &&
+           EVP_MAC_update (context, block, block_length) == 1 &&
+           (info_length == 0 || EVP_MAC_update (context, info, info_length) == 1) &&
+           EVP_MAC_update (context, &counter, 1) == 1 &&
+           EVP_MAC_final (context, block, &written, sizeof block) == 1;
+      EVP_MAC_CTX_free (context);
+
+      if (ok)
+        {
+          block_length = written;
+          memcpy (okm, block, take);
+          okm += take;
+          okm_length -= take;
+        }
+    }
+  OPENSSL_cleanse (block, sizeof block);
+
+  if (!ok)
+    _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_FAILED, "HKDF");
+
+  return ok;
 }
 
+/* HKDF (RFC 5869) is composed here from OpenSSL's HMAC rather than taken from
+ * its HKDF: OpenSSL 3.0 cannot duplicate an HKDF context, so each call would
+ * resolve the digest by name again, and that costs more than the HMACs.  The
+ * composition is checked against Wycheproof's and RFC 5869's vectors. */
 gboolean
 usi_hkdf_extract (UsiHash        hash,
                   const guint8  *salt,
@@ -243,11 +281,19 @@ usi_hkdf_extract (UsiHash        hash,
                   guint8        *prk,
                   GError       **error)
 {
+  static const guint8 zeros[USI_HASH_MAX_LENGTH] = { 0 };
+
   g_return_val_if_fail (ikm != NULL || ikm_length == 0, FALSE);
   g_return_val_if_fail (prk != NULL, FALSE);
 
-  return run_hkdf (hash, EVP_KDF_HKDF_MODE_EXTRACT_ONLY, salt, salt_length,
-                   ikm, ikm_length, NULL, 0, prk, usi_hash_get_length (hash), error);
+  /* PRK = HMAC-Hash(salt, IKM), an absent salt being HashLen zeros. */
+  if (salt == NULL || salt_length == 0)
+    {
+      salt = zeros;
+      salt_length = usi_hash_get_length (hash);
+    }
+
+  return usi_hmac (hash, salt, salt_length, ikm, ikm_length, prk, error);
 }
 
 gboolean
@@ -263,17 +309,19 @@ usi_hkdf_expand (UsiHash        hash,
   g_return_val_if_fail (prk != NULL, FALSE);
   g_return_val_if_fail (okm != NULL || okm_length == 0, FALSE);
 
-  if (okm_length > 255 * usi_hash_get_length (hash) || prk_length < usi_hash_get_length (hash))
+  /* RFC 5869 expects a PRK of the hash's length; C2SP's Cobblestone keys
+   * HKDF-SHA-512's Expand directly with a uniformly random 32-byte key.
+   * Anything shorter than 32 bytes is a mistake either way. */
+  if (okm_length > 255 * usi_hash_get_length (hash) || prk_length < USI_HKDF_MIN_PRK_LENGTH)
     {
       g_set_error_literal (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_INVALID_ARGUMENT,
-                           _("HKDF expansion asked for more output than it can give, or from a key shorter than the hash."));
+                           _("HKDF expansion asked for more output than it can give, or from a key shorter than 32 bytes."));
       return FALSE;
     }
   if (okm_length == 0)
     return TRUE;
 
-  return run_hkdf (hash, EVP_KDF_HKDF_MODE_EXPAND_ONLY, NULL, 0,
-                   prk, prk_length, info, info_length, okm, okm_length, error);
+  return hkdf_expand_blocks (hash, prk, prk_length, info, info_length, okm, okm_length, error);
 }
 
 gboolean

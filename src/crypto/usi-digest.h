@@ -55,7 +55,10 @@ gboolean      usi_hkdf_extract        (UsiHash        hash,
                                        gsize          ikm_length,
                                        guint8        *prk,
                                        GError       **error);
-/* Fails with USI_CRYPTO_ERROR_INVALID_ARGUMENT past 255 × the hash length. */
+#define USI_HKDF_MIN_PRK_LENGTH 32
+
+/* Fails with USI_CRYPTO_ERROR_INVALID_ARGUMENT past 255 × the hash length, or
+ * for a @prk shorter than USI_HKDF_MIN_PRK_LENGTH. */
 gboolean      usi_hkdf_expand         (UsiHash        hash,
                                        const guint8  *prk,
                                        gsize          prk_length,

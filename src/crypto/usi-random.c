@@ -182,8 +182,12 @@ usi_random_free (UsiRandom *random)
   if (random == NULL || random == &system_random)
     return;
 
+  if (random->fixed != NULL)
+    {
+      usi_secret_wipe (random->fixed, random->fixed_length);
+      g_free (random->fixed);
+    }
   usi_secret_wipe (random, sizeof *random);
-  g_free (random->fixed);
   g_free (random);
 }
 #endif

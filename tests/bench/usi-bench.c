@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+/* usi-bench GROUP [--json]: Usi's performance figures, each next to an anchor
+ * measured in the same run (OpenSSL's own `openssl speed`) and a goal.  Per
+ * core: everything runs on one thread.  Exits 0 even when a goal is missed
+ * (the figure then says ok: false); only bad usage or a failure to run the
+ * code under test is an error.  Touches no key material of its own: it only
+ * calls the public crypto API, never libcrypto.
+ */
+
+#define G_LOG_DOMAIN "usi-bench"
+
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "crypto/usi-aead.h"
+#include "crypto/usi-chunked.h"
+#include "crypto/usi-random.h"
+#include "crypto/usi-hpke.h"
+#include "crypto/usi-mls-labels.h"
+#include "crypto/usi-mls-secret-tree.h"
+
+/* Every figure runs at least this long. */
+#define MIN_DURATION_USEC (2 * G_USEC_PER_SEC)
+#define OPENSSL_SECONDS   "3"
+/* Cobblestone messages of this many full chunks (1 MiB), so that the
+ * per-message key derivation is paid as it would be for a real file. */
+#define CHUNKS_PER_MESSAGE 64
+
+typedef struct
+{
+  const char *bench;
+  const char *metric;
+  const char *description;
+  double      value;
+  const char *unit;
+  const char *anchor;        /* NULL: an absolute goal */
+  double      anchor_value;  /* NAN when the anchor could not be measured */
+  double      goal;          /* in the figure's unit */
+  const char *goal_text;
+} Figure;
+
+static gboolean json_output;
+
+static void
+append_json_number (GString *out,
+                    double   value)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (isnan (value))
+    g_string_append (out, "null");
+  else
+    g_string_append (out, g_ascii_formatd (buffer, sizeof buffer, "%.1f", value));
+}
+
+static void
+append_json_string (GString    *out,
+                    const char *value)
+{
+  if (value == NULL)
+    {
+      g_string_append (out, "null");
+      return;
+    }
+
+  g_string_append_c (out, '"');
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_c (out, '\\');
+      g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+report (const Figure *figure)
+{
+  gboolean ok = !isnan (figure->goal) && figure->value >= figure->goal;
+
+  if (json_output)
+    {
+      g_autoptr(GString) out = g_string_new ("{\"bench\":");
+
+      append_json_string (out, figure->bench);
+      g_string_append (out, ",\"metric\":");
+      append_json_string (out, figure->metric);
+      g_string_append (out, ",\"value\":");
+      append_json_number (out, figure->value);
+      g_string_append (out, ",\"unit\":");
+      append_json_string (out, figure->unit);
+      g_string_append (out, ",\"anchor\":");
+      append_json_string (out, figure->anchor);
+      g_string_append (out, ",\"anchor_value\":");
+      append_json_number (out, figure->anchor != NULL ? figure->anchor_value : NAN);
+      g_string_append (out, ",\"goal\":");
+      append_json_number (out, figure->goal);
+      g_string_append_printf (out, ",\"ok\":%s}", ok ? "true" : "false");
+      printf ("%s\n", out->str);
+    }
+  else
+    {
+      printf ("%-52s %12.1f %s\n", figure->description, figure->value, figure->unit);
+      if (figure->anchor != NULL && isnan (figure->anchor_value))
+        printf ("    anchor %s: could not be measured; goal %s\n", figure->anchor, figure->goal_text);
+      else if (figure->anchor != NULL)
+        printf ("    anchor %s: %.1f %s; goal %s = %.1f %s (%.2f× the anchor) — %s\n",
+                figure->anchor, figure->anchor_value, figure->unit, figure->goal_text,
+                figure->goal, figure->unit, figure->value / figure->anchor_value,
+                ok ? "ok" : "MISSED");
+      else
+        printf ("    goal %s — %s\n", figure->goal_text, ok ? "ok" : "MISSED");
+    }
+  fflush (stdout);
+}
+
+static G_GNUC_NORETURN void
+die (const char *what,
+     GError     *error)
+{
+  g_printerr ("usi-bench: %s: %s\n", what, error != NULL ? error->message : "failed");
+  exit (1);
+}
+
+
+/* Anchors: `openssl speed`, single process, elapsed (wall-clock) time. */
+
+static char *
+run_openssl_speed (const char * const *arguments)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *standard_output = NULL;
+  int wait_status = 0;
+
+  g_ptr_array_add (argv, (char *) "openssl");
+  g_ptr_array_add (argv, (char *) "speed");
+  g_ptr_array_add (argv, (char *) "-elapsed");
+  g_ptr_array_add (argv, (char *) "-seconds");
+  g_ptr_array_add (argv, (char *) OPENSSL_SECONDS);
+  for (; *arguments != NULL; arguments++)
+    g_ptr_array_add (argv, (char *) *arguments);
+  g_ptr_array_add (argv, NULL);
+
+  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, &standard_output, NULL, &wait_status, &error) ||
+      !g_spawn_check_wait_status (wait_status, &error))
+    {
+      g_printerr ("usi-bench: openssl speed: %s\n", error->message);
+      return NULL;
+    }
+
+  return g_steal_pointer (&standard_output);
+}
+
+/* The last number on the first line that starts with @row_start (after
+ * blanks), with a trailing 'k' meaning thousands. */
+static double
+parse_speed_row (const char *output,
+                 const char *row_start)
+{
+  g_auto(GStrv) lines = NULL;
+
+  if (output == NULL)
+    return NAN;
+
+  lines = g_strsplit (output, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = NULL;
+      const char *line = lines[i];
+      const char *last;
+      char *end = NULL;
+      double value;
+      guint n;
+
+      while (g_ascii_isspace (*line))
+        line++;
+      if (!g_str_has_prefix (line, row_start))
+        continue;
+
+      fields = g_strsplit_set (line, " \t", -1);
+      n = g_strv_length (fields);
+      while (n > 0 && fields[n - 1][0] == '\0')
+        n--;
+      if (n == 0)
+        continue;
+      last = fields[n - 1];
+      value = g_ascii_strtod (last, &end);
+      if (end == last)
+        continue;
+      if (*end == 'k')
+        value *= 1000.0;
+      return value;
+    }
+
+  return NAN;
+}
+
+/* AES-256-GCM on 16 KiB buffers, in MB/s (10^6 bytes). */
+static double
+measure_openssl_aes_gcm (void)
+{
+  static const char * const arguments[] = { "-bytes", "16384", "-evp", "aes-256-gcm", NULL };
+  g_autofree char *output = run_openssl_speed (arguments);
+
+  /* OpenSSL prints 1000s of bytes per second: "AES-256-GCM  3108716.54k". */
+  return parse_speed_row (output, "AES-256-GCM") / 1e6;
+}
+
+/* X25519 derivations per second. */
+static G_GNUC_UNUSED double
+measure_openssl_x25519 (void)
+{
+  static const char * const arguments[] = { "ecdhx25519", NULL };
+  g_autofree char *output = run_openssl_speed (arguments);
+
+  /* " 253 bits ecdh (X25519)   0.0000s  26934.0" */
+  return parse_speed_row (output, "253 bits ecdh (X25519)");
+}
+
+
+/* Usi's figures */
+
+typedef struct
+{
+  gint64 start;
+  gint64 elapsed;
+} Timer;
+
+static void
+timer_start (Timer *timer)
+{
+  timer->start = g_get_monotonic_time ();
+  timer->elapsed = 0;
+}
+
+static gboolean
+timer_running (Timer *timer)
+{
+  timer->elapsed = g_get_monotonic_time () - timer->start;
+  return timer->elapsed < MIN_DURATION_USEC;
+}
+
+static double
+timer_seconds (const Timer *timer)
+{
+  return (double) timer->elapsed / G_USEC_PER_SEC;
+}
+
+static gboolean
+count_bytes (guint64        index,
+             const guint8  *data,
+             gsize          length,
+             gboolean       is_final,
+             gpointer       user_data,
+             GError       **error)
+{
+  guint64 *total = user_data;
+
+  *total += length;
+  return TRUE;
+}
+
+static const guint8 bench_key[USI_CHUNKED_KEY_LENGTH] = {
+  0x62, 0x65, 0x6e, 0x63, 0x68, 0x20, 0x6b, 0x65, 0x79, 0x20, 0x6e, 0x6f, 0x74, 0x20, 0x61, 0x20,
+  0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x2c, 0x20, 0x6a, 0x75, 0x73, 0x74, 0x20, 0x69, 0x6e, 0x70,
+};
+static const guint8 bench_context[] = "usi-bench";
+
+/* One file of CHUNKS_PER_MESSAGE full chunks (plus the empty final one),
+ * its chunks going to @func; the header is appended to @header_sink if given. */
+static void
+encrypt_message (const guint8    *plaintext,
+                 UsiChunkedFunc   func,
+                 gpointer         user_data,
+                 GByteArray      *header_sink)
+{
+  g_autoptr(UsiChunkedEncryptor) encryptor = NULL;
+  g_autoptr(GError) error = NULL;
+
+  encryptor = usi_chunked_encryptor_new (bench_key, sizeof bench_key, bench_context, sizeof bench_context,
+                                         usi_random_get_system (), func, user_data, &error);
+  if (encryptor == NULL)
+    die ("Cobblestone-256 encryptor", error);
+  if (header_sink != NULL)
+    g_byte_array_append (header_sink, usi_chunked_encryptor_get_header (encryptor), USI_CHUNKED_HEADER_LENGTH);
+  for (guint i = 0; i < CHUNKS_PER_MESSAGE; i++)
+    if (!usi_chunked_encryptor_push (encryptor, plaintext, USI_CHUNKED_CHUNK_LENGTH, &error))
+      die ("Cobblestone-256 encryption", error);
+  if (!usi_chunked_encryptor_finish (encryptor, &error))
+    die ("Cobblestone-256 encryption", error);
+}
+
+static gboolean
+keep_chunk (guint64        index,
+            const guint8  *data,
+            gsize          length,
+            gboolean       is_final,
+            gpointer       user_data,
+            GError       **error)
+{
+  g_byte_array_append (user_data, data, length);
+  return TRUE;
+}
+
+static void
+bench_cobblestone (double anchor)
+{
+  g_autofree guint8 *plaintext = g_malloc0 (USI_CHUNKED_CHUNK_LENGTH);
+  g_autoptr(GByteArray) message = g_byte_array_new ();
+  g_autoptr(GError) error = NULL;
+  Figure figure = {
+    .bench = "crypto",
+    .unit = "MB/s",
+    .anchor = "openssl speed -evp aes-256-gcm, 16 KiB",
+    .anchor_value = anchor,
+    .goal = 0.6 * anchor,
+    .goal_text = "≥ 0.6 × anchor",
+  };
+  guint64 plaintext_bytes = 0, emitted = 0;
+  Timer timer;
+
+  for (gsize i = 0; i < USI_CHUNKED_CHUNK_LENGTH; i++)
+    plaintext[i] = i & 0xff;
+
+  timer_start (&timer);
+  do
+    {
+      encrypt_message (plaintext, count_bytes, &emitted, NULL);
+      plaintext_bytes += CHUNKS_PER_MESSAGE * USI_CHUNKED_CHUNK_LENGTH;
+    }
+  while (timer_running (&timer));
+  figure.metric = "cobblestone256_encrypt_16KiB";
+  figure.description = "Cobblestone-256 encrypt (16 KiB chunks, 1 MiB files)";
+  figure.value = plaintext_bytes / 1e6 / timer_seconds (&timer);
+  report (&figure);
+
+  /* One message encrypted once, decrypted over and over, fed chunk by
+   * chunk as the file transfer does. */
+  encrypt_message (plaintext, keep_chunk, message, message);
+  /* (the header is appended first, then the chunks as they come) */
+  g_assert (message->len == USI_CHUNKED_HEADER_LENGTH + CHUNKS_PER_MESSAGE * USI_CHUNKED_SEALED_CHUNK_LENGTH
+                            + USI_CHUNKED_TAG_LENGTH);
+
+  plaintext_bytes = 0;
+  timer_start (&timer);
+  do
+    {
+      g_autoptr(UsiChunkedDecryptor) decryptor = NULL;
+      guint64 decrypted = 0;
+      gsize offset = 0;
+
+      decryptor = usi_chunked_decryptor_new (bench_key, sizeof bench_key, bench_context, sizeof bench_context,
+                                             count_bytes, &decrypted, &error);
+      if (decryptor == NULL)
+        die ("Cobblestone-256 decryptor", error);
+      if (!usi_chunked_decryptor_push (decryptor, message->data, USI_CHUNKED_HEADER_LENGTH, &error))
+        die ("Cobblestone-256 decryption", error);
+      offset = USI_CHUNKED_HEADER_LENGTH;
+      while (offset < message->len)
+        {
+          gsize take = MIN (USI_CHUNKED_SEALED_CHUNK_LENGTH, message->len - offset);
+
+          if (!usi_chunked_decryptor_push (decryptor, message->data + offset, take, &error))
+            die ("Cobblestone-256 decryption", error);
+          offset += take;
+        }
+      if (!usi_chunked_decryptor_finish (decryptor, &error))
+        die ("Cobblestone-256 decryption", error);
+      g_assert (decrypted == CHUNKS_PER_MESSAGE * USI_CHUNKED_CHUNK_LENGTH);
+      plaintext_bytes += decrypted;
+    }
+  while (timer_running (&timer));
+  figure.metric = "cobblestone256_decrypt_16KiB";
+  figure.description = "Cobblestone-256 decrypt (16 KiB chunks, 1 MiB files)";
+  figure.value = plaintext_bytes / 1e6 / timer_seconds (&timer);
+  report (&figure);
+}
+
+static void
+bench_hpke (double anchor)
+{
+  static const guint8 info[] = "usi-bench hpke";
+  static const guint8 plaintext[64] = { 0 };
+  UsiHpkeParameters parameters = {
+    .mode = USI_HPKE_MODE_BASE,
+    .info = info,
+    .info_length = sizeof info,
+  };
+  guint8 private_key[USI_HPKE_PRIVATE_KEY_LENGTH];
+  guint8 public_key[USI_HPKE_PUBLIC_KEY_LENGTH];
+  guint8 enc[USI_HPKE_ENC_LENGTH];
+  guint8 ciphertext[sizeof plaintext + USI_HPKE_TAG_LENGTH];
+  g_autoptr(GError) error = NULL;
+  Figure figure = {
+    .bench = "crypto",
+    .metric = "hpke_base_seal_single_shot",
+    .description = "HPKE single-shot seal (Base, X25519, 64 bytes)",
+    .unit = "ops/s",
+    .anchor = "openssl speed ecdhx25519 (derivations)",
+    .anchor_value = anchor,
+    .goal = 0.4 * anchor,
+    .goal_text = "≥ 0.4 × anchor",
+  };
+  guint64 operations = 0;
+  Timer timer;
+
+  if (!usi_hpke_generate_key_pair (usi_random_get_system (), private_key, public_key, &error))
+    die ("HPKE key pair", error);
+
+  timer_start (&timer);
+  do
+    {
+      if (!usi_hpke_seal (&parameters, usi_random_get_system (), public_key, NULL, NULL, 0,
+                          plaintext, sizeof plaintext, enc, ciphertext, &error))
+        die ("HPKE seal", error);
+      operations++;
+    }
+  while (timer_running (&timer));
+  figure.value = operations / timer_seconds (&timer);
+  report (&figure);
+}
+
+static void
+bench_secret_tree (void)
+{
+  static const guint8 encryption_secret[USI_MLS_HASH_LENGTH] = { 1, 2, 3 };
+  static const guint8 plaintext[200] = { 0 };
+  g_autoptr(UsiMlsSecretTree) tree = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 key[USI_MLS_AEAD_KEY_LENGTH];
+  guint8 nonce[USI_MLS_AEAD_NONCE_LENGTH];
+  guint8 ciphertext[sizeof plaintext];
+  guint8 tag[USI_AEAD_TAG_LENGTH];
+  Figure figure = {
+    .bench = "crypto",
+    .metric = "secret_tree_step_chacha20poly1305_200B",
+    .description = "secret-tree ratchet step + ChaCha20-Poly1305, 200 B",
+    .unit = "ops/s",
+    .anchor = NULL,
+    .anchor_value = NAN,
+    .goal = 100000,
+    .goal_text = "≥ 100000 ops/s",
+  };
+  guint64 operations = 0;
+  Timer timer;
+
+  tree = usi_mls_secret_tree_new (USI_MLS_LABEL_PREFIX_RFC9420, encryption_secret, 8, 1000, &error);
+  if (tree == NULL)
+    die ("secret tree", error);
+
+  timer_start (&timer);
+  do
+    {
+      guint32 generation;
+
+      if (!usi_mls_secret_tree_next_key (tree, USI_MLS_RATCHET_APPLICATION, 3, &generation, key, nonce, &error) ||
+          !usi_aead_seal (USI_AEAD_CHACHA20_POLY1305, key, nonce, NULL, 0,
+                          plaintext, sizeof plaintext, ciphertext, tag, &error))
+        die ("secret-tree step", error);
+      operations++;
+    }
+  while (timer_running (&timer));
+  figure.value = operations / timer_seconds (&timer);
+  report (&figure);
+}
+
+static void
+bench_crypto (void)
+{
+  double aes_gcm = measure_openssl_aes_gcm ();
+
+  bench_cobblestone (aes_gcm);
+  bench_hpke (measure_openssl_x25519 ());
+  bench_secret_tree ();
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  const char *group = NULL;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--json"))
+        json_output = TRUE;
+      else if (argv[i][0] != '-' && group == NULL)
+        group = argv[i];
+      else
+        {
+          g_printerr ("usage: usi-bench GROUP [--json]   (groups: crypto)\n");
+          return 2;
+        }
+    }
+  if (group == NULL)
+    group = "crypto";
+
+  if (g_str_equal (group, "crypto"))
+    bench_crypto ();
+  else
+    {
+      g_printerr ("usi-bench: unknown group “%s” (groups: crypto)\n", group);
+      return 2;
+    }
+
+  return 0;
+}
