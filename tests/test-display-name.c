@@ -2,7 +2,7 @@
 
 #include "config.h"
 
-#include "session/usi-display-name.h"
+#include "protocol/usi-display-name.h"
 
 static void
 assert_normalizes_to (const char *input,
@@ -100,13 +100,13 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/session/display-name/plain-names-kept", test_plain_names_kept);
-  g_test_add_func ("/session/display-name/white-space-folded", test_white_space_folded);
-  g_test_add_func ("/session/display-name/composed", test_composed);
-  g_test_add_func ("/session/display-name/empty-refused", test_empty_refused);
-  g_test_add_func ("/session/display-name/length-capped", test_length_capped);
-  g_test_add_func ("/session/display-name/disguising-characters-refused", test_disguising_characters_refused);
-  g_test_add_func ("/session/display-name/invalid-utf8-refused", test_invalid_utf8_refused);
+  g_test_add_func ("/protocol/display-name/plain-names-kept", test_plain_names_kept);
+  g_test_add_func ("/protocol/display-name/white-space-folded", test_white_space_folded);
+  g_test_add_func ("/protocol/display-name/composed", test_composed);
+  g_test_add_func ("/protocol/display-name/empty-refused", test_empty_refused);
+  g_test_add_func ("/protocol/display-name/length-capped", test_length_capped);
+  g_test_add_func ("/protocol/display-name/disguising-characters-refused", test_disguising_characters_refused);
+  g_test_add_func ("/protocol/display-name/invalid-utf8-refused", test_invalid_utf8_refused);
 
   return g_test_run ();
 }

@@ -9,7 +9,7 @@
 
 #include "config.h"
 
-#include "session/usi-display-name.h"
+#include "protocol/usi-display-name.h"
 
 #include "usi-display-name-dialog.h"
 

@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-#include "session/usi-display-name.h"
+#include "protocol/usi-display-name.h"
 
 #include "usi-preferences-window.h"
 

@@ -11,7 +11,7 @@
 
 #include <glib/gi18n.h>
 
-#include "session/usi-display-name.h"
+#include "protocol/usi-display-name.h"
 
 #include "usi-cli-command.h"
 
