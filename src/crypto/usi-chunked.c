@@ -395,6 +395,55 @@ usi_chunked_encryptor_get_next_index (UsiChunkedEncryptor *encryptor)
 
 /* Seals @length bytes of @plaintext (the buffer itself, or the caller's data
  * when a whole chunk is there) into the buffer and hands it over. */
+typedef gboolean (*ChunkFunc) (gpointer       owner,
+                               const guint8  *chunk,
+                               gsize          length,
+                               GError       **error);
+
+/* Cuts a stream into whole chunks of @chunk_length for @emit, straight from
+ * the caller's memory when nothing is buffered; a remainder waits in @buffer.
+ * A full chunk is never the final one (the final chunk is always short), so
+ * it goes out at once: only finish() emits the last one. */
+static gboolean
+feed_whole_chunks (guint8         *buffer,
+                   gsize          *buffered,
+                   gsize           chunk_length,
+                   const guint8   *data,
+                   gsize           length,
+                   ChunkFunc       emit,
+                   gpointer        owner,
+                   GError        **error)
+{
+  while (length > 0)
+    {
+      gsize take;
+
+      if (*buffered == 0 && length >= chunk_length)
+        {
+          if (!emit (owner, data, chunk_length, error))
+            return FALSE;
+          data += chunk_length;
+          length -= chunk_length;
+          continue;
+        }
+
+      take = MIN (length, chunk_length - *buffered);
+      memcpy (buffer + *buffered, data, take);
+      *buffered += take;
+      data += take;
+      length -= take;
+
+      if (*buffered == chunk_length)
+        {
+          *buffered = 0;
+          if (!emit (owner, buffer, chunk_length, error))
+            return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
 static gboolean
 encryptor_emit (UsiChunkedEncryptor  *encryptor,
                 const guint8         *plaintext,
@@ -428,6 +477,15 @@ encryptor_emit (UsiChunkedEncryptor  *encryptor,
   return TRUE;
 }
 
+static gboolean
+encryptor_emit_full_chunk (gpointer       owner,
+                           const guint8  *chunk,
+                           gsize          length,
+                           GError       **error)
+{
+  return encryptor_emit (owner, chunk, length, FALSE, error);
+}
+
 gboolean
 usi_chunked_encryptor_push (UsiChunkedEncryptor  *encryptor,
                             const guint8         *data,
@@ -440,36 +498,8 @@ usi_chunked_encryptor_push (UsiChunkedEncryptor  *encryptor,
   if (!check_usable (encryptor->failure, encryptor->finished, error))
     return FALSE;
 
-  while (length > 0)
-    {
-      gsize take;
-
-      /* A full chunk is never the final one, so it goes out at once, and
-       * straight from the caller's memory when nothing is buffered. */
-      if (encryptor->buffered == 0 && length >= USI_CHUNKED_CHUNK_LENGTH)
-        {
-          if (!encryptor_emit (encryptor, data, USI_CHUNKED_CHUNK_LENGTH, FALSE, error))
-            return FALSE;
-          data += USI_CHUNKED_CHUNK_LENGTH;
-          length -= USI_CHUNKED_CHUNK_LENGTH;
-          continue;
-        }
-
-      take = MIN (length, USI_CHUNKED_CHUNK_LENGTH - encryptor->buffered);
-      memcpy (encryptor->buffer + encryptor->buffered, data, take);
-      encryptor->buffered += take;
-      data += take;
-      length -= take;
-
-      if (encryptor->buffered == USI_CHUNKED_CHUNK_LENGTH)
-        {
-          encryptor->buffered = 0;
-          if (!encryptor_emit (encryptor, encryptor->buffer, USI_CHUNKED_CHUNK_LENGTH, FALSE, error))
-            return FALSE;
-        }
-    }
-
-  return TRUE;
+  return feed_whole_chunks (encryptor->buffer, &encryptor->buffered, USI_CHUNKED_CHUNK_LENGTH,
+                            data, length, encryptor_emit_full_chunk, encryptor, error);
 }
 
 gboolean
@@ -634,6 +664,15 @@ decryptor_emit (UsiChunkedDecryptor  *decryptor,
   return TRUE;
 }
 
+static gboolean
+decryptor_emit_full_chunk (gpointer       owner,
+                           const guint8  *chunk,
+                           gsize          length,
+                           GError       **error)
+{
+  return decryptor_emit (owner, chunk, length, FALSE, error);
+}
+
 gboolean
 usi_chunked_decryptor_push (UsiChunkedDecryptor  *decryptor,
                             const guint8         *data,
@@ -646,60 +685,36 @@ usi_chunked_decryptor_push (UsiChunkedDecryptor  *decryptor,
   if (!check_usable (decryptor->failure, decryptor->finished, error))
     return FALSE;
 
-  while (length > 0)
+  if (!decryptor->have_keys)
     {
+      GError *local_error = NULL;
       gsize take;
 
-      if (!decryptor->have_keys)
-        {
-          GError *local_error = NULL;
-
-          take = MIN (length, USI_CHUNKED_HEADER_LENGTH - decryptor->header_length);
-          memcpy (decryptor->header + decryptor->header_length, data, take);
-          decryptor->header_length += take;
-          data += take;
-          length -= take;
-
-          if (decryptor->header_length == USI_CHUNKED_HEADER_LENGTH)
-            {
-              gboolean ok = derive_checked_keys (decryptor->input_key, decryptor->context,
-                                                 decryptor->context_length, decryptor->header,
-                                                 &decryptor->keys, &local_error);
-
-              decryptor_forget_input_key (decryptor);
-              if (!ok)
-                return record_failure (&decryptor->failure, local_error, error);
-              decryptor->have_keys = TRUE;
-            }
-          continue;
-        }
-
-      /* A chunk of full length is never the final one: open it at once, and
-       * straight from the caller's memory when nothing is buffered. */
-      if (decryptor->buffered == 0 && length >= USI_CHUNKED_SEALED_CHUNK_LENGTH)
-        {
-          if (!decryptor_emit (decryptor, data, USI_CHUNKED_SEALED_CHUNK_LENGTH, FALSE, error))
-            return FALSE;
-          data += USI_CHUNKED_SEALED_CHUNK_LENGTH;
-          length -= USI_CHUNKED_SEALED_CHUNK_LENGTH;
-          continue;
-        }
-
-      take = MIN (length, USI_CHUNKED_SEALED_CHUNK_LENGTH - decryptor->buffered);
-      memcpy (decryptor->buffer + decryptor->buffered, data, take);
-      decryptor->buffered += take;
+      take = MIN (length, USI_CHUNKED_HEADER_LENGTH - decryptor->header_length);
+      memcpy (decryptor->header + decryptor->header_length, data, take);
+      decryptor->header_length += take;
       data += take;
       length -= take;
 
-      if (decryptor->buffered == USI_CHUNKED_SEALED_CHUNK_LENGTH)
+      if (decryptor->header_length == USI_CHUNKED_HEADER_LENGTH)
         {
-          decryptor->buffered = 0;
-          if (!decryptor_emit (decryptor, decryptor->buffer, USI_CHUNKED_SEALED_CHUNK_LENGTH, FALSE, error))
-            return FALSE;
+          gboolean ok = derive_checked_keys (decryptor->input_key, decryptor->context,
+                                             decryptor->context_length, decryptor->header,
+                                             &decryptor->keys, &local_error);
+
+          decryptor_forget_input_key (decryptor);
+          if (!ok)
+            return record_failure (&decryptor->failure, local_error, error);
+          decryptor->have_keys = TRUE;
         }
+
+      /* Still inside the header: wait for more. */
+      if (!decryptor->have_keys)
+        return TRUE;
     }
 
-  return TRUE;
+  return feed_whole_chunks (decryptor->buffer, &decryptor->buffered, USI_CHUNKED_SEALED_CHUNK_LENGTH,
+                            data, length, decryptor_emit_full_chunk, decryptor, error);
 }
 
 gboolean
