@@ -15,4 +15,9 @@ void _usi_crypto_set_openssl_error (GError         **error,
                                     UsiCryptoError   code,
                                     const char      *what);
 
+gboolean _usi_x25519_agree            (EVP_PKEY        *key,
+                                      const guint8    *peer_public_key,
+                                      guint8          *shared_secret,
+                                      GError         **error);
+
 G_END_DECLS

@@ -267,53 +267,6 @@ load_private_key (const guint8  *private_key,
 /* DH() of DHKEM: X25519 of @key with @peer_public_key.  As in usi_x25519(),
  * a low-order peer key, whose all-zero result anyone knows, is
  * USI_CRYPTO_ERROR_INVALID_KEY (RFC 9180 §7.1.4). */
-static gboolean
-agree (EVP_PKEY      *key,
-       const guint8  *peer_public_key,
-       guint8        *shared_secret,
-       GError       **error)
-{
-  g_autoptr(EVP_PKEY) peer = NULL;
-  EVP_PKEY_CTX *context = NULL;
-  gsize secret_length = USI_X25519_KEY_LENGTH;
-  guint8 accumulated = 0;
-  gboolean ok;
-
-  ERR_clear_error ();
-  context = EVP_PKEY_CTX_new_from_pkey (NULL, key, NULL);
-  if (context == NULL || EVP_PKEY_derive_init (context) != 1)
-    {
-      EVP_PKEY_CTX_free (context);
-      _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_FAILED, _("X25519 key agreement"));
-      return FALSE;
-    }
-  /* OpenSSL 3 itself refuses an all-zero result; the check below is ours. */
-  peer = EVP_PKEY_new_raw_public_key (EVP_PKEY_X25519, NULL, peer_public_key, USI_X25519_KEY_LENGTH);
-  ok = peer != NULL &&
-       EVP_PKEY_derive_set_peer_ex (context, peer, 0) == 1 &&
-       EVP_PKEY_derive (context, shared_secret, &secret_length) == 1;
-  EVP_PKEY_CTX_free (context);
-  if (!ok)
-    {
-      usi_secret_wipe (shared_secret, USI_X25519_KEY_LENGTH);
-      _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_INVALID_KEY, _("X25519 key agreement"));
-      return FALSE;
-    }
-  g_assert (secret_length == USI_X25519_KEY_LENGTH);
-
-  /* No early exit: the time taken must not depend on the secret. */
-  for (gsize i = 0; i < USI_X25519_KEY_LENGTH; i++)
-    accumulated |= shared_secret[i];
-  if (accumulated == 0)
-    {
-      g_set_error_literal (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_INVALID_KEY,
-                           _("The other party's key is not a usable X25519 key."));
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
 /* Encap, or AuthEncap when @sender_private_key is given (RFC 9180 §4.1).
  * The ephemeral key is DeriveKeyPair of 32 bytes from @random. */
 static gboolean
@@ -339,7 +292,7 @@ encapsulate (UsiRandom     *random,
   if (ok)
     {
       ephemeral = load_private_key (ephemeral_private_key, enc, error);
-      ok = ephemeral != NULL && agree (ephemeral, recipient_public_key, dh, error);
+      ok = ephemeral != NULL && _usi_x25519_agree (ephemeral, recipient_public_key, dh, error);
     }
   usi_secret_wipe (ephemeral_ikm, sizeof ephemeral_ikm);
   usi_secret_wipe (ephemeral_private_key, sizeof ephemeral_private_key);
@@ -352,7 +305,7 @@ encapsulate (UsiRandom     *random,
   if (ok && sender_private_key != NULL)
     {
       sender = load_private_key (sender_private_key, kem_context + kem_context_length, error);
-      ok = sender != NULL && agree (sender, recipient_public_key, dh + dh_length, error);
+      ok = sender != NULL && _usi_x25519_agree (sender, recipient_public_key, dh + dh_length, error);
       dh_length += USI_X25519_KEY_LENGTH;
       kem_context_length += USI_HPKE_PUBLIC_KEY_LENGTH;
     }
@@ -380,10 +333,10 @@ decapsulate (const guint8  *enc,
 
   memcpy (kem_context, enc, USI_HPKE_ENC_LENGTH);
   recipient = load_private_key (recipient_private_key, kem_context + USI_HPKE_ENC_LENGTH, error);
-  ok = recipient != NULL && agree (recipient, enc, dh, error);
+  ok = recipient != NULL && _usi_x25519_agree (recipient, enc, dh, error);
   if (ok && sender_public_key != NULL)
     {
-      ok = agree (recipient, sender_public_key, dh + dh_length, error);
+      ok = _usi_x25519_agree (recipient, sender_public_key, dh + dh_length, error);
       memcpy (kem_context + kem_context_length, sender_public_key, USI_HPKE_PUBLIC_KEY_LENGTH);
       dh_length += USI_X25519_KEY_LENGTH;
       kem_context_length += USI_HPKE_PUBLIC_KEY_LENGTH;

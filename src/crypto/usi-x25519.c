@@ -79,24 +79,20 @@ is_all_zero (const guint8 *data,
   return accumulated == 0;
 }
 
+/* The key agreement with an already loaded private key, shared with HPKE
+ * (which loads each key once and needs its public half too). */
 gboolean
-usi_x25519 (const guint8  *private_key,
-            const guint8  *peer_public_key,
-            guint8        *shared_secret,
-            GError       **error)
+_usi_x25519_agree (EVP_PKEY      *key,
+                   const guint8  *peer_public_key,
+                   guint8        *shared_secret,
+                   GError       **error)
 {
-  g_autoptr(EVP_PKEY) key = NULL;
   g_autoptr(EVP_PKEY) peer = NULL;
   g_autoptr(EVP_PKEY_CTX) context = NULL;
   gsize secret_length = USI_X25519_KEY_LENGTH;
 
-  g_return_val_if_fail (private_key != NULL, FALSE);
-  g_return_val_if_fail (peer_public_key != NULL, FALSE);
-  g_return_val_if_fail (shared_secret != NULL, FALSE);
-
   ERR_clear_error ();
-  key = EVP_PKEY_new_raw_private_key (EVP_PKEY_X25519, NULL, private_key, USI_X25519_KEY_LENGTH);
-  context = key ? EVP_PKEY_CTX_new_from_pkey (NULL, key, NULL) : NULL;
+  context = EVP_PKEY_CTX_new_from_pkey (NULL, key, NULL);
   if (context == NULL || EVP_PKEY_derive_init (context) != 1)
     {
       _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_FAILED, _("X25519 key agreement"));
@@ -131,4 +127,27 @@ usi_x25519 (const guint8  *private_key,
     }
 
   return TRUE;
+}
+
+gboolean
+usi_x25519 (const guint8  *private_key,
+            const guint8  *peer_public_key,
+            guint8        *shared_secret,
+            GError       **error)
+{
+  g_autoptr(EVP_PKEY) key = NULL;
+
+  g_return_val_if_fail (private_key != NULL, FALSE);
+  g_return_val_if_fail (peer_public_key != NULL, FALSE);
+  g_return_val_if_fail (shared_secret != NULL, FALSE);
+
+  ERR_clear_error ();
+  key = EVP_PKEY_new_raw_private_key (EVP_PKEY_X25519, NULL, private_key, USI_X25519_KEY_LENGTH);
+  if (key == NULL)
+    {
+      _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_FAILED, _("X25519 key agreement"));
+      return FALSE;
+    }
+
+  return _usi_x25519_agree (key, peer_public_key, shared_secret, error);
 }
