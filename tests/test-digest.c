@@ -5,6 +5,13 @@
 
 #include "config.h"
 
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include <string.h>
+
+/* Only to make OpenSSL's algorithms unavailable in one subprocess. */
+
 #include "crypto/usi-crypto-error.h"
 #include "crypto/usi-digest.h"
 #include "usi-test-vectors.h"
@@ -436,6 +443,16 @@ test_rfc5869 (void)
 }
 
 static void
+assert_all_zero (const guint8 *data,
+                 gsize         length)
+{
+  for (gsize i = 0; i < length; i++)
+    if (data[i] != 0)
+      g_error ("byte %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " is 0x%02x after a failure, not wiped",
+               i, length, data[i]);
+}
+
+static void
 test_hkdf_limits (void)
 {
   const UsiHash hashes[] = { USI_HASH_SHA256, USI_HASH_SHA512 };
@@ -450,7 +467,8 @@ test_hkdf_limits (void)
 
       memset (prk, 0x42, sizeof prk);
 
-      /* Exactly 255 blocks is allowed, one byte more is not. */
+      /* Exactly 255 blocks is allowed, one byte more is not (and the
+       * refusal writes nothing: callers test it with shorter buffers). */
       g_assert_true (usi_hkdf_expand (hashes[h], prk, hash_length, NULL, 0, okm, max, &error));
       g_assert_no_error (error);
       g_assert_false (usi_hkdf_expand (hashes[h], prk, hash_length, NULL, 0, okm, max + 1, &error));
@@ -493,10 +511,141 @@ test_hmac_keys (void)
   g_assert_true (memcmp (empty_key, long_key_mac, 32) != 0);
 }
 
+/* A hash outside the enum is a programming error caught at the entry
+ * point, before anything is looked up with it. */
+static void
+test_invalid_hash (void)
+{
+  const UsiHash bogus = (UsiHash) 7;
+  static const guint8 key[32] = { 1 };
+  guint8 out[USI_HASH_MAX_LENGTH];
+  gsize length = G_MAXSIZE;
+
+#define EXPECT_CRITICAL() \
+  g_test_expect_message ("usi-crypto", G_LOG_LEVEL_CRITICAL, "*assertion*IS_HASH*failed*")
+
+  EXPECT_CRITICAL ();
+  length = usi_hash_get_length (bogus);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (length, ==, 0);
+
+  EXPECT_CRITICAL ();
+  g_assert_false (usi_hash (bogus, key, sizeof key, out, NULL));
+  g_test_assert_expected_messages ();
+
+  EXPECT_CRITICAL ();
+  g_assert_null (usi_hash_state_new (bogus, NULL));
+  g_test_assert_expected_messages ();
+
+  EXPECT_CRITICAL ();
+  g_assert_false (usi_hmac (bogus, key, sizeof key, key, sizeof key, out, NULL));
+  g_test_assert_expected_messages ();
+
+  EXPECT_CRITICAL ();
+  g_assert_false (usi_hkdf_extract (bogus, NULL, 0, key, sizeof key, out, NULL));
+  g_test_assert_expected_messages ();
+
+  EXPECT_CRITICAL ();
+  g_assert_false (usi_hkdf_expand (bogus, key, sizeof key, NULL, 0, out, 16, NULL));
+  g_test_assert_expected_messages ();
+
+  EXPECT_CRITICAL ();
+  g_assert_false (usi_hkdf (bogus, NULL, 0, key, sizeof key, NULL, 0, out, 16, NULL));
+  g_test_assert_expected_messages ();
+
+#undef EXPECT_CRITICAL
+}
+
+/* When OpenSSL offers no HMAC, every HMAC and HKDF fails with an error that
+ * says so, the first call and every later one, and HKDF leaves no output
+ * behind.  This runs in a process of its own (the algorithm handles are
+ * fetched once per process): the test binary started again with
+ * NO_HMAC_VARIABLE set and OPENSSL_CONF naming a configuration that activates
+ * only OpenSSL's null provider, which stops the default one from loading.
+ * (Only crypto/ includes OpenSSL headers, tests included.) */
+#define NO_HMAC_VARIABLE "USI_TEST_DIGEST_WITHOUT_HMAC"
+
+static const char *program_path;
+
+static int
+run_without_hmac (void)
+{
+  static const guint8 key[32] = { 1 };
+  guint8 okm[100];
+  guint8 mac[USI_HASH_MAX_LENGTH];
+
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (usi_hmac (USI_HASH_SHA256, key, sizeof key, key, sizeof key, mac, &error));
+      g_assert_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_FAILED);
+      g_assert_nonnull (strstr (error->message, "HMAC-SHA256 implementation could not be loaded"));
+      g_assert_null (strstr (error->message, "unknown reason"));
+      g_clear_error (&error);
+
+      memset (okm, 0xaa, sizeof okm);
+      g_assert_false (usi_hkdf_expand (USI_HASH_SHA512, key, sizeof key, NULL, 0, okm, sizeof okm, &error));
+      g_assert_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_FAILED);
+      g_assert_nonnull (strstr (error->message, "HMAC-SHA512 implementation could not be loaded"));
+      assert_all_zero (okm, sizeof okm);
+      g_clear_error (&error);
+
+      memset (okm, 0xaa, sizeof okm);
+      g_assert_false (usi_hkdf (USI_HASH_SHA256, NULL, 0, key, sizeof key, NULL, 0, okm, sizeof okm, &error));
+      g_assert_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_FAILED);
+      assert_all_zero (okm, sizeof okm);
+    }
+
+  g_print ("HMAC unavailable: every call failed as it should\n");
+  return 0;
+}
+
+static void
+test_hmac_unavailable (void)
+{
+  static const char null_provider_only[] =
+    "openssl_conf = openssl_init\n"
+    "[openssl_init]\n"
+    "providers = provider_section\n"
+    "[provider_section]\n"
+    "null = null_section\n"
+    "[null_section]\n"
+    "activate = 1\n";
+  const char *child_argv[] = { program_path, NULL };
+  g_auto(GStrv) child_environment = NULL;
+  g_autofree char *child_output = NULL;
+  g_autofree char *config_path = NULL;
+  g_autoptr(GError) error = NULL;
+  int wait_status = -1;
+  int fd;
+
+  fd = g_file_open_tmp ("usi-test-openssl-XXXXXX.cnf", &config_path, &error);
+  g_assert_no_error (error);
+  close (fd);
+  g_file_set_contents (config_path, null_provider_only, -1, &error);
+  g_assert_no_error (error);
+
+  child_environment = g_environ_setenv (g_get_environ (), NO_HMAC_VARIABLE, "1", TRUE);
+  child_environment = g_environ_setenv (child_environment, "OPENSSL_CONF", config_path, TRUE);
+
+  g_assert_true (g_spawn_sync (NULL, (char **) child_argv, child_environment, G_SPAWN_CHILD_INHERITS_STDIN,
+                               NULL, NULL, &child_output, NULL, &wait_status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (wait_status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (child_output, ==, "HMAC unavailable: every call failed as it should\n");
+  g_unlink (config_path);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  if (g_getenv (NO_HMAC_VARIABLE) != NULL)
+    return run_without_hmac ();
+
+  program_path = argv[0];
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/crypto/digest/fips180", test_fips180);
@@ -507,6 +656,8 @@ main (int   argc,
   g_test_add_func ("/crypto/digest/hmac/wycheproof/sha512", test_wycheproof_hmac_sha512);
   g_test_add_func ("/crypto/digest/hkdf/rfc5869", test_rfc5869);
   g_test_add_func ("/crypto/digest/hkdf/limits", test_hkdf_limits);
+  g_test_add_func ("/crypto/digest/invalid-hash", test_invalid_hash);
+  g_test_add_func ("/crypto/digest/hmac/unavailable", test_hmac_unavailable);
   g_test_add_func ("/crypto/digest/hkdf/wycheproof/sha256", test_wycheproof_hkdf_sha256);
   g_test_add_func ("/crypto/digest/hkdf/wycheproof/sha512", test_wycheproof_hkdf_sha512);
 

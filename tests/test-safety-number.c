@@ -1,6 +1,31 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 
-/* Safety numbers against libsignal's vector, and the emoji comparison string. */
+/* Safety numbers against libsignal's vector, and the emoji comparison string.
+ *
+ * The expected emoji were computed independently from the derivation in
+ * usi-safety-number.h with this Python 3 script (hashlib/hmac only):
+ *
+ *   import hashlib, hmac
+ *   def fingerprint (key, stable_id, iterations = 5200):
+ *       buf = hashlib.sha512 (b"\x00\x00" + key + stable_id + key).digest ()
+ *       for _ in range (iterations - 1):
+ *           buf = hashlib.sha512 (buf + key).digest ()
+ *       return buf
+ *   def hkdf_sha256 (ikm, info, length):
+ *       prk = hmac.new (b"\x00" * 32, ikm, hashlib.sha256).digest ()
+ *       okm, t, i = b"", b"", 1
+ *       while len (okm) < length:
+ *           t = hmac.new (prk, t + info + bytes ([i]), hashlib.sha256).digest ()
+ *           okm, i = okm + t, i + 1
+ *       return okm[:length]
+ *   def emoji_indices (a, b):             # a, b = (key bytes, stable_id bytes)
+ *       low, high = sorted ([fingerprint (*a), fingerprint (*b)])
+ *       bits = int.from_bytes (hkdf_sha256 (low + high, b"usi safety emoji v2", 6), "big")
+ *       return [(bits >> (48 - 6 * (i + 1))) & 0x3f for i in range (7)]
+ *
+ * with the vector's keys (key_hex decoded, stable_id UTF-8), the same with
+ * the last bit of Bob's key flipped, and the two fixed keys of
+ * test_emoji_fixed_keys(). */
 
 #include "config.h"
 
@@ -181,9 +206,10 @@ static void
 test_emoji (void)
 {
   g_autoptr(JsonNode) root = usi_test_vectors_load_json ("signal/safety-number.json");
-  /* Computed independently (Python hashlib/hmac) from the derivation in
-   * usi-safety-number.h for the vector's two identities. */
-  static const guint expected_indices[USI_SAFETY_EMOJI_COUNT] = { 54, 0, 24, 46, 59, 48, 52 };
+  /* From the script at the top of this file. */
+  static const guint expected_indices[USI_SAFETY_EMOJI_COUNT] = { 7, 21, 8, 53, 3, 24, 32 };
+  static const guint flipped_indices[USI_SAFETY_EMOJI_COUNT] = { 8, 23, 21, 16, 22, 49, 55 };
+  const UsiSafetyEmoji *flipped_view[USI_SAFETY_EMOJI_COUNT];
   const UsiSafetyEmoji *alice_view[USI_SAFETY_EMOJI_COUNT];
   const UsiSafetyEmoji *bob_view[USI_SAFETY_EMOJI_COUNT];
   g_autoptr(GError) error = NULL;
@@ -219,7 +245,7 @@ test_emoji (void)
   bob_string = usi_safety_emoji_compute_string (&bob.identity, &alice.identity, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (alice_string, ==, bob_string);
-  g_assert_cmpstr (alice_string, ==, "🚀 Rocket · 🐶 Dog · 🔥 Fire · 📎 Paperclip · 🔔 Bell · 🔑 Key · 🚂 Train");
+  g_assert_cmpstr (alice_string, ==, "🐰 Rabbit · 🍄 Mushroom · 🐼 Panda · 🚲 Bicycle · 🐴 Horse · 🔥 Fire · 🍒 Cherries");
   parts = g_strsplit (alice_string, " · ", -1);
   g_assert_cmpuint (g_strv_length (parts), ==, USI_SAFETY_EMOJI_COUNT);
   g_test_message ("emoji for the vector pair: %s", alice_string);
@@ -235,10 +261,52 @@ test_emoji (void)
   other_string = usi_safety_emoji_compute_string (&alice.identity, &bob.identity, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (other_string, !=, alice_string);
+  g_assert_true (usi_safety_emoji_compute (&bob.identity, &alice.identity, flipped_view, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < USI_SAFETY_EMOJI_COUNT; i++)
+    g_assert_true (flipped_view[i] == usi_safety_emoji_get (flipped_indices[i]));
 
   party_clear (&alice);
   party_clear (&bob);
-  usi_test_vectors_report ("emoji comparison vectors (both orders)", 1);
+  usi_test_vectors_report ("emoji comparison vectors (both orders, and a changed key)", 2);
+}
+
+/* Without the vector files too: two fixed keys, both orders, and the
+ * emoji follow the iterated chains (a changed user id changes them). */
+static void
+test_emoji_fixed_keys (void)
+{
+  static const guint8 key_a[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+  static const guint8 key_b[32] = { 11, 12, 13, 14, 15, 16, 17, 18 };
+  /* From the script at the top of this file. */
+  static const guint expected_indices[USI_SAFETY_EMOJI_COUNT] = { 45, 63, 40, 60, 27, 30, 11 };
+  UsiSafetyIdentity a = { key_a, sizeof key_a, (const guint8 *) "alice", 5 };
+  UsiSafetyIdentity b = { key_b, sizeof key_b, (const guint8 *) "bob", 3 };
+  UsiSafetyIdentity b_renamed = { key_b, sizeof key_b, (const guint8 *) "bob2", 4 };
+  const UsiSafetyEmoji *ab[USI_SAFETY_EMOJI_COUNT];
+  const UsiSafetyEmoji *ba[USI_SAFETY_EMOJI_COUNT];
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ab_string = NULL;
+  g_autofree char *renamed_string = NULL;
+
+  g_assert_true (usi_safety_emoji_compute (&a, &b, ab, &error));
+  g_assert_true (usi_safety_emoji_compute (&b, &a, ba, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < USI_SAFETY_EMOJI_COUNT; i++)
+    {
+      g_assert_true (ab[i] == ba[i]);
+      g_assert_true (ab[i] == usi_safety_emoji_get (expected_indices[i]));
+    }
+
+  ab_string = usi_safety_emoji_compute_string (&a, &b, &error);
+  renamed_string = usi_safety_emoji_compute_string (&a, &b_renamed, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (ab_string, !=, renamed_string);
+
+  /* The UI's caveat names the real check. */
+  g_assert_nonnull (strstr (usi_safety_emoji_get_explanation (), "60-digit safety number"));
+  g_assert_cmpuint (USI_SAFETY_EMOJI_BITS, ==, 6 * USI_SAFETY_EMOJI_COUNT);
+  usi_test_vectors_report ("emoji comparison, fixed keys (both orders)", 1);
 }
 
 int
@@ -253,6 +321,7 @@ main (int    argc,
   g_test_add_func ("/crypto/safety-number/format", test_format);
   g_test_add_func ("/crypto/safety-number/emoji-table", test_emoji_table);
   g_test_add_func ("/crypto/safety-number/emoji", test_emoji);
+  g_test_add_func ("/crypto/safety-number/emoji-fixed-keys", test_emoji_fixed_keys);
 
   return g_test_run ();
 }

@@ -393,8 +393,10 @@ usi_chunked_encryptor_get_next_index (UsiChunkedEncryptor *encryptor)
   return encryptor->next_index;
 }
 
-/* Seals @length bytes of @plaintext (the buffer itself, or the caller's data
- * when a whole chunk is there) into the buffer and hands it over. */
+/* Takes one whole chunk of @length bytes at @chunk (the owner's buffer, or
+ * the caller's data when a whole chunk is there) for @owner, the encryptor
+ * (which seals it) or the decryptor (which opens it), and passes the result
+ * on to the owner's callback. */
 typedef gboolean (*ChunkFunc) (gpointer       owner,
                                const guint8  *chunk,
                                gsize          length,

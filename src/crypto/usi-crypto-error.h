@@ -18,6 +18,7 @@ typedef enum
   USI_CRYPTO_ERROR_LIMIT,            /* a cap was exceeded: cost parameters, sequence numbers, ratchet jumps */
   USI_CRYPTO_ERROR_KEY_CONSUMED,     /* that ratchet generation was already used and its key wiped */
   USI_CRYPTO_ERROR_TRUNCATED,        /* an encrypted stream ended before its final chunk */
+  USI_CRYPTO_ERROR_KEY_EXPIRED,      /* that ratchet generation was dropped unused to bound memory: a gap, not a replay */
 } UsiCryptoError;
 
 GQuark usi_crypto_error_quark (void);

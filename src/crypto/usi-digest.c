@@ -14,6 +14,8 @@
 #include "usi-crypto-private.h"
 #include "usi-digest.h"
 
+#define IS_HASH(hash) ((hash) == USI_HASH_SHA256 || (hash) == USI_HASH_SHA512)
+
 struct _UsiHashState
 {
   EVP_MD_CTX *context;
@@ -48,17 +50,25 @@ hash_md (UsiHash hash)
     }
 }
 
-/* One HMAC context per hash with its digest already chosen.  Duplicating one
- * is far cheaper than fetching the algorithm and resolving the digest by
- * name, and the protocol runs many short HMAC computations per message (every
- * HKDF step is one).  The templates never change once made, so sharing them
- * between threads is safe: a cache, not state, since nothing observable
- * depends on it. */
+/* Process-wide, immutable algorithm handles: one HMAC context per hash with
+ * its digest already chosen, fetched from OpenSSL on the first HMAC or HKDF
+ * of the process and never freed (they live as long as the process, like
+ * OpenSSL's own algorithm tables).  They exist for speed: duplicating one is
+ * far cheaper than fetching HMAC and resolving the digest by name on every
+ * call, and the protocol runs many short HMACs per message (every HKDF block
+ * is one; OpenSSL 3.0 cannot duplicate an HKDF context, see below).  They
+ * are written once inside g_once_init_enter() and only read afterwards, so
+ * threads share them safely, and they hold no key material.  The outcome of
+ * that first fetch is kept too: if it failed (no provider offers HMAC), every
+ * later HMAC and HKDF in the process fails, with an error saying so. */
 static EVP_MAC_CTX *
-hmac_template (UsiHash hash)
+hmac_template (UsiHash   hash,
+               GError  **error)
 {
   static gsize once = 0;
   static EVP_MAC_CTX *templates[USI_HASH_SHA512 + 1];
+
+  g_assert (IS_HASH (hash));
 
   if (g_once_init_enter (&once))
     {
@@ -77,7 +87,17 @@ hmac_template (UsiHash hash)
           templates[h] = context;
         }
       EVP_MAC_free (mac);
+      /* What went wrong is reported below, in every call, not just this one. */
+      ERR_clear_error ();
       g_once_init_leave (&once, 1);
+    }
+
+  if (templates[hash] == NULL)
+    {
+      g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_FAILED,
+                   _("OpenSSL's HMAC-%s implementation could not be loaded, so no HMAC or HKDF can be computed"),
+                   hash_name (hash));
+      return NULL;
     }
 
   return templates[hash];
@@ -86,6 +106,8 @@ hmac_template (UsiHash hash)
 gsize
 usi_hash_get_length (UsiHash hash)
 {
+  g_return_val_if_fail (IS_HASH (hash), 0);
+
   switch (hash)
     {
     case USI_HASH_SHA256:
@@ -104,6 +126,7 @@ usi_hash (UsiHash        hash,
           guint8        *digest,
           GError       **error)
 {
+  g_return_val_if_fail (IS_HASH (hash), FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (digest != NULL, FALSE);
 
@@ -121,8 +144,11 @@ UsiHashState *
 usi_hash_state_new (UsiHash   hash,
                     GError  **error)
 {
-  g_autoptr(UsiHashState) state = g_new0 (UsiHashState, 1);
+  g_autoptr(UsiHashState) state = NULL;
 
+  g_return_val_if_fail (IS_HASH (hash), NULL);
+
+  state = g_new0 (UsiHashState, 1);
   state->hash = hash;
   ERR_clear_error ();
   state->context = EVP_MD_CTX_new ();
@@ -192,17 +218,22 @@ usi_hmac (UsiHash        hash,
           guint8        *mac,
           GError       **error)
 {
-  EVP_MAC_CTX *template = hmac_template (hash);
-  EVP_MAC_CTX *context = NULL;
+  EVP_MAC_CTX *template;
+  EVP_MAC_CTX *context;
   gsize mac_length = 0;
   gboolean ok;
 
+  g_return_val_if_fail (IS_HASH (hash), FALSE);
   g_return_val_if_fail (key != NULL || key_length == 0, FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (mac != NULL, FALSE);
 
+  template = hmac_template (hash, error);
+  if (template == NULL)
+    return FALSE;
+
   ERR_clear_error ();
-  context = template ? EVP_MAC_CTX_dup (template) : NULL;
+  context = EVP_MAC_CTX_dup (template);
   /* An empty key is legal HMAC; OpenSSL wants a non-NULL pointer for it. */
   ok = context != NULL &&
        EVP_MAC_init (context, key_length ? key : (const guint8 *) "", key_length, NULL) == 1 &&
@@ -220,7 +251,8 @@ usi_hmac (UsiHash        hash,
   return TRUE;
 }
 
-/* T(0) = empty; T(i) = HMAC-Hash(PRK, T(i-1) | info | i); OKM = T(1) | T(2) | ... */
+/* T(0) = empty; T(i) = HMAC-Hash(PRK, T(i-1) | info | i); OKM = T(1) | T(2) | ...
+ * On failure the whole of @okm is wiped: no caller may see part of a key. */
 static gboolean
 hkdf_expand_blocks (UsiHash        hash,
                     const guint8  *prk,
@@ -231,11 +263,19 @@ hkdf_expand_blocks (UsiHash        hash,
                     gsize          okm_length,
                     GError       **error)
 {
-  EVP_MAC_CTX *template = hmac_template (hash);
+  EVP_MAC_CTX *template = hmac_template (hash, error);
   gsize hash_length = usi_hash_get_length (hash);
+  guint8 *const okm_start = okm;
+  const gsize okm_total = okm_length;
   guint8 block[USI_HASH_MAX_LENGTH];
   gsize block_length = 0;
-  gboolean ok = template != NULL;
+  gboolean ok = TRUE;
+
+  if (template == NULL)
+    {
+      OPENSSL_cleanse (okm_start, okm_total);
+      return FALSE;
+    }
 
   ERR_clear_error ();
   for (guint8 counter = 1; ok && okm_length > 0; counter++)
@@ -263,7 +303,10 @@ hkdf_expand_blocks (UsiHash        hash,
   OPENSSL_cleanse (block, sizeof block);
 
   if (!ok)
-    _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_FAILED, "HKDF");
+    {
+      OPENSSL_cleanse (okm_start, okm_total);
+      _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_FAILED, "HKDF");
+    }
 
   return ok;
 }
@@ -283,6 +326,7 @@ usi_hkdf_extract (UsiHash        hash,
 {
   static const guint8 zeros[USI_HASH_MAX_LENGTH] = { 0 };
 
+  g_return_val_if_fail (IS_HASH (hash), FALSE);
   g_return_val_if_fail (ikm != NULL || ikm_length == 0, FALSE);
   g_return_val_if_fail (prk != NULL, FALSE);
 
@@ -306,6 +350,7 @@ usi_hkdf_expand (UsiHash        hash,
                  gsize          okm_length,
                  GError       **error)
 {
+  g_return_val_if_fail (IS_HASH (hash), FALSE);
   g_return_val_if_fail (prk != NULL, FALSE);
   g_return_val_if_fail (okm != NULL || okm_length == 0, FALSE);
 
@@ -314,6 +359,7 @@ usi_hkdf_expand (UsiHash        hash,
    * Anything shorter than 32 bytes is a mistake either way. */
   if (okm_length > 255 * usi_hash_get_length (hash) || prk_length < USI_HKDF_MIN_PRK_LENGTH)
     {
+      /* Nothing written, and @okm may well be shorter than asked. */
       g_set_error_literal (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_INVALID_ARGUMENT,
                            _("HKDF expansion asked for more output than it can give, or from a key shorter than 32 bytes."));
       return FALSE;
@@ -321,6 +367,7 @@ usi_hkdf_expand (UsiHash        hash,
   if (okm_length == 0)
     return TRUE;
 
+  /* From here on a failure wipes all of @okm: never part of a key. */
   return hkdf_expand_blocks (hash, prk, prk_length, info, info_length, okm, okm_length, error);
 }
 
@@ -339,10 +386,17 @@ usi_hkdf (UsiHash        hash,
   guint8 prk[USI_HASH_MAX_LENGTH];
   gboolean ok;
 
+  g_return_val_if_fail (IS_HASH (hash), FALSE);
+  g_return_val_if_fail (okm != NULL || okm_length == 0, FALSE);
+
   ok = usi_hkdf_extract (hash, salt, salt_length, ikm, ikm_length, prk, error) &&
        usi_hkdf_expand (hash, prk, usi_hash_get_length (hash), info, info_length,
                         okm, okm_length, error);
   OPENSSL_cleanse (prk, sizeof prk);
+  /* Expansion wipes its own output on failure; after a failed extraction
+   * @okm is wiped as well, when it is a length HKDF could have filled. */
+  if (!ok && okm_length > 0 && okm_length <= 255 * usi_hash_get_length (hash))
+    OPENSSL_cleanse (okm, okm_length);
 
   return ok;
 }

@@ -264,9 +264,6 @@ load_private_key (const guint8  *private_key,
   return g_steal_pointer (&key);
 }
 
-/* DH() of DHKEM: X25519 of @key with @peer_public_key.  As in usi_x25519(),
- * a low-order peer key, whose all-zero result anyone knows, is
- * USI_CRYPTO_ERROR_INVALID_KEY (RFC 9180 §7.1.4). */
 /* Encap, or AuthEncap when @sender_private_key is given (RFC 9180 §4.1).
  * The ephemeral key is DeriveKeyPair of 32 bytes from @random. */
 static gboolean

@@ -3,8 +3,11 @@
 /* The per-epoch secret tree and sender ratchets of RFC 9420 §9, keeping the
  * §9.2 deletion schedule: what has been consumed is wiped at once, so a later
  * compromise of this state cannot decrypt messages already read.  Node
- * secrets are derived lazily, top down, on a leaf's first use.  No I/O, and
- * never a copy of a secret outside the structures below. */
+ * secrets are derived lazily, top down, on a leaf's first consumed or sent
+ * generation.  Peeking never changes the tree: what it derives lives in
+ * scratch memory wiped before it returns, so unauthenticated input cannot
+ * move a ratchet, drop a kept key or make the tree grow.  No I/O, and never a
+ * copy of a secret outside the structures below. */
 
 #define G_LOG_DOMAIN "usi-crypto"
 
@@ -20,6 +23,8 @@
 
 #define MAX_LEAVES       (1u << 31)
 #define GENERATION_LIMIT (G_GUINT64_CONSTANT (1) << 32)
+/* Runs of dropped generations remembered per ratchet (8 bytes each). */
+#define MAX_EXPIRED_RUNS 64
 
 typedef struct
 {
@@ -27,12 +32,31 @@ typedef struct
   guint8 nonce[USI_MLS_AEAD_NONCE_LENGTH];
 } KeyNonce;
 
+/* The generations first … last, all dropped unused. */
 typedef struct
+{
+  guint32 first;
+  guint32 last;
+} ExpiredRun;
+
+typedef struct _Ratchet Ratchet;
+
+typedef struct
+{
+  KeyNonce       key_nonce;
+  Ratchet       *ratchet;
+  guint32        generation;
+  GSequenceIter *age;        /* its place in the tree's oldest-first order */
+} SkippedKey;
+
+struct _Ratchet
 {
   guint8   secret[USI_MLS_HASH_LENGTH]; /* ratchet_secret_[next_generation] */
   guint64  next_generation;             /* GENERATION_LIMIT once exhausted */
-  GTree   *skipped;                     /* generation → KeyNonce, kept for out-of-order messages */
-} Ratchet;
+  GTree   *skipped;                     /* generation → SkippedKey, kept for out-of-order messages */
+  GArray  *expired;                     /* ExpiredRun, sorted and apart; NULL until one is dropped */
+  guint64  forgotten_below;             /* below it, a generation not held counts as dropped */
+};
 
 typedef struct
 {
@@ -44,7 +68,10 @@ struct _UsiMlsSecretTree
   char       *prefix;
   guint32     n_leaves;
   guint32     width;            /* leaves, a power of two */
-  guint32     max_forward_jump;
+  guint32     max_forward_jump; /* per ratchet: jumps, and skipped keys kept */
+  guint32     max_skipped_keys; /* in the whole tree */
+  guint       n_skipped_keys;
+  GSequence  *skipped_by_age;   /* SkippedKey, oldest first, for the tree-wide cap */
   GHashTable *node_secrets;     /* node index → secret; the frontier not yet derived */
   GHashTable *leaves;           /* leaf index → Leaf, once derived */
 };
@@ -57,9 +84,9 @@ secret_free (gpointer data)
 }
 
 static void
-key_nonce_free (gpointer data)
+skipped_key_free (gpointer data)
 {
-  usi_secret_wipe (data, sizeof (KeyNonce));
+  usi_secret_wipe (data, sizeof (SkippedKey));
   g_free (data);
 }
 
@@ -74,23 +101,30 @@ compare_generations (gconstpointer a,
   return first < second ? -1 : first > second;
 }
 
+/* Frees the skipped keys too, without touching the tree's age order: only
+ * for a leaf that never held any, or when the whole tree goes. */
 static void
 leaf_free (gpointer data)
 {
   Leaf *leaf = data;
 
   for (guint i = 0; i < G_N_ELEMENTS (leaf->ratchets); i++)
-    g_tree_destroy (leaf->ratchets[i].skipped);
+    {
+      g_tree_destroy (leaf->ratchets[i].skipped);
+      if (leaf->ratchets[i].expired != NULL)
+        g_array_unref (leaf->ratchets[i].expired);
+    }
   usi_secret_wipe (leaf, sizeof *leaf);
   g_free (leaf);
 }
 
 UsiMlsSecretTree *
-usi_mls_secret_tree_new (const char    *prefix,
-                         const guint8  *encryption_secret,
-                         guint32        n_leaves,
-                         guint32        max_forward_jump,
-                         GError       **error)
+usi_mls_secret_tree_new_full (const char    *prefix,
+                              const guint8  *encryption_secret,
+                              guint32        n_leaves,
+                              guint32        max_forward_jump,
+                              guint32        max_skipped_keys,
+                              GError       **error)
 {
   UsiMlsSecretTree *tree;
   guint32 width = 1;
@@ -112,6 +146,8 @@ usi_mls_secret_tree_new (const char    *prefix,
   tree->n_leaves = n_leaves;
   tree->width = width;
   tree->max_forward_jump = max_forward_jump;
+  tree->max_skipped_keys = max_skipped_keys;
+  tree->skipped_by_age = g_sequence_new (NULL);
   tree->node_secrets = g_hash_table_new_full (NULL, NULL, NULL, secret_free);
   tree->leaves = g_hash_table_new_full (NULL, NULL, NULL, leaf_free);
 
@@ -123,6 +159,17 @@ usi_mls_secret_tree_new (const char    *prefix,
   return tree;
 }
 
+UsiMlsSecretTree *
+usi_mls_secret_tree_new (const char    *prefix,
+                         const guint8  *encryption_secret,
+                         guint32        n_leaves,
+                         guint32        max_forward_jump,
+                         GError       **error)
+{
+  return usi_mls_secret_tree_new_full (prefix, encryption_secret, n_leaves, max_forward_jump,
+                                       USI_MLS_SECRET_TREE_MAX_SKIPPED_KEYS, error);
+}
+
 void
 usi_mls_secret_tree_free (UsiMlsSecretTree *tree)
 {
@@ -131,6 +178,7 @@ usi_mls_secret_tree_free (UsiMlsSecretTree *tree)
 
   g_hash_table_destroy (tree->node_secrets);
   g_hash_table_destroy (tree->leaves);
+  g_sequence_free (tree->skipped_by_age);
   g_free (tree->prefix);
   g_free (tree);
 }
@@ -139,6 +187,61 @@ static guint
 root_level (UsiMlsSecretTree *tree)
 {
   return (guint) g_bit_nth_msf (tree->width, -1);
+}
+
+static gboolean
+is_left_of (guint32 target,
+            guint32 node)
+{
+  return target < node;
+}
+
+static gboolean
+derive_child (UsiMlsSecretTree  *tree,
+              const guint8      *secret,
+              gboolean           left,
+              guint8            *child,
+              GError           **error)
+{
+  return left ? usi_mls_expand_with_label (tree->prefix, secret, "tree", (const guint8 *) "left", 4,
+                                           child, USI_MLS_HASH_LENGTH, error)
+              : usi_mls_expand_with_label (tree->prefix, secret, "tree", (const guint8 *) "right", 5,
+                                           child, USI_MLS_HASH_LENGTH, error);
+}
+
+static gboolean
+derive_ratchet_secret (UsiMlsSecretTree   *tree,
+                       const guint8       *leaf_secret,
+                       UsiMlsRatchetType   type,
+                       guint8             *secret,
+                       GError            **error)
+{
+  const char *label = type == USI_MLS_RATCHET_HANDSHAKE ? "handshake" : "application";
+
+  return usi_mls_expand_with_label (tree->prefix, leaf_secret, label, NULL, 0,
+                                    secret, USI_MLS_HASH_LENGTH, error);
+}
+
+/* The node on the path from the root to @target that holds a secret: exactly
+ * one does while the leaf is not derived (the frontier left by earlier
+ * splits).  Its level goes to @level. */
+static guint32
+find_frontier (UsiMlsSecretTree *tree,
+               guint32           target,
+               guint            *level)
+{
+  guint32 node = tree->width - 1;
+
+  *level = root_level (tree);
+  while (!g_hash_table_contains (tree->node_secrets, GUINT_TO_POINTER (node)))
+    {
+      g_assert (*level >= 1);
+      node = is_left_of (target, node) ? node - (1u << (*level - 1))
+                                       : node + (1u << (*level - 1));
+      (*level)--;
+    }
+
+  return node;
 }
 
 /* Derives both children of @node (at @level ≥ 1) and wipes its secret.  The
@@ -158,10 +261,8 @@ split_node (UsiMlsSecretTree  *tree,
   g_assert (secret != NULL);
   g_assert (level >= 1);
 
-  if (!usi_mls_expand_with_label (tree->prefix, secret, "tree", (const guint8 *) "left", 4,
-                                  left, USI_MLS_HASH_LENGTH, error) ||
-      !usi_mls_expand_with_label (tree->prefix, secret, "tree", (const guint8 *) "right", 5,
-                                  right, USI_MLS_HASH_LENGTH, error))
+  if (!derive_child (tree, secret, TRUE, left, error) ||
+      !derive_child (tree, secret, FALSE, right, error))
     {
       secret_free (left);
       secret_free (right);
@@ -180,27 +281,17 @@ derive_leaf (UsiMlsSecretTree  *tree,
              GError           **error)
 {
   guint32 target = 2 * leaf_index;
-  guint32 node = tree->width - 1;
-  guint level = root_level (tree);
+  guint level;
+  guint32 node = find_frontier (tree, target, &level);
   const guint8 *leaf_secret;
   Leaf *leaf;
-
-  /* Exactly one node on the path from the root holds a secret: the
-   * frontier left by earlier splits. */
-  while (!g_hash_table_contains (tree->node_secrets, GUINT_TO_POINTER (node)))
-    {
-      g_assert (level >= 1);
-      node = target < node ? node - (1u << (level - 1))
-                           : node + (1u << (level - 1));
-      level--;
-    }
 
   while (node != target)
     {
       if (!split_node (tree, node, level, error))
         return NULL;
-      node = target < node ? node - (1u << (level - 1))
-                           : node + (1u << (level - 1));
+      node = is_left_of (target, node) ? node - (1u << (level - 1))
+                                       : node + (1u << (level - 1));
       level--;
     }
 
@@ -209,14 +300,12 @@ derive_leaf (UsiMlsSecretTree  *tree,
 
   leaf = g_new0 (Leaf, 1);
   for (guint i = 0; i < G_N_ELEMENTS (leaf->ratchets); i++)
-    leaf->ratchets[i].skipped = g_tree_new_full (compare_generations, NULL, NULL, key_nonce_free);
+    leaf->ratchets[i].skipped = g_tree_new_full (compare_generations, NULL, NULL, skipped_key_free);
 
-  if (!usi_mls_expand_with_label (tree->prefix, leaf_secret, "handshake", NULL, 0,
-                                  leaf->ratchets[USI_MLS_RATCHET_HANDSHAKE].secret,
-                                  USI_MLS_HASH_LENGTH, error) ||
-      !usi_mls_expand_with_label (tree->prefix, leaf_secret, "application", NULL, 0,
-                                  leaf->ratchets[USI_MLS_RATCHET_APPLICATION].secret,
-                                  USI_MLS_HASH_LENGTH, error))
+  if (!derive_ratchet_secret (tree, leaf_secret, USI_MLS_RATCHET_HANDSHAKE,
+                              leaf->ratchets[USI_MLS_RATCHET_HANDSHAKE].secret, error) ||
+      !derive_ratchet_secret (tree, leaf_secret, USI_MLS_RATCHET_APPLICATION,
+                              leaf->ratchets[USI_MLS_RATCHET_APPLICATION].secret, error))
     {
       leaf_free (leaf);
       return NULL;
@@ -227,6 +316,68 @@ derive_leaf (UsiMlsSecretTree  *tree,
   return leaf;
 }
 
+/* The ratchet secret of generation 0 of a leaf not derived yet, computed
+ * down from the frontier in scratch memory: the tree is left untouched. */
+static gboolean
+derive_ratchet_secret_aside (UsiMlsSecretTree   *tree,
+                             guint32             leaf_index,
+                             UsiMlsRatchetType   type,
+                             guint8             *secret,
+                             GError            **error)
+{
+  guint32 target = 2 * leaf_index;
+  guint level;
+  guint32 node = find_frontier (tree, target, &level);
+  guint8 current[USI_MLS_HASH_LENGTH];
+  guint8 child[USI_MLS_HASH_LENGTH];
+  gboolean ok = TRUE;
+
+  memcpy (current, g_hash_table_lookup (tree->node_secrets, GUINT_TO_POINTER (node)), sizeof current);
+  while (ok && node != target)
+    {
+      gboolean left = is_left_of (target, node);
+
+      ok = derive_child (tree, current, left, child, error);
+      memcpy (current, child, sizeof current);
+      node = left ? node - (1u << (level - 1)) : node + (1u << (level - 1));
+      level--;
+    }
+
+  ok = ok && derive_ratchet_secret (tree, current, type, secret, error);
+  usi_secret_wipe (current, sizeof current);
+  usi_secret_wipe (child, sizeof child);
+  if (!ok)
+    usi_secret_wipe (secret, USI_MLS_HASH_LENGTH);
+  return ok;
+}
+
+static gboolean
+check_leaf (UsiMlsSecretTree  *tree,
+            guint32            leaf_index,
+            GError           **error)
+{
+  if (leaf_index >= tree->n_leaves)
+    {
+      g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_INVALID_ARGUMENT,
+                   _("No member has index %u"), leaf_index);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* The ratchet if its leaf is derived, NULL otherwise. */
+static Ratchet *
+find_ratchet (UsiMlsSecretTree   *tree,
+              UsiMlsRatchetType   type,
+              guint32             leaf_index)
+{
+  Leaf *leaf = g_hash_table_lookup (tree->leaves, GUINT_TO_POINTER (leaf_index));
+
+  return leaf != NULL ? &leaf->ratchets[type] : NULL;
+}
+
+/* The ratchet, deriving its leaf if need be. */
 static Ratchet *
 lookup_ratchet (UsiMlsSecretTree   *tree,
                 UsiMlsRatchetType   type,
@@ -235,12 +386,8 @@ lookup_ratchet (UsiMlsSecretTree   *tree,
 {
   Leaf *leaf;
 
-  if (leaf_index >= tree->n_leaves)
-    {
-      g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_INVALID_ARGUMENT,
-                   _("No member has index %u"), leaf_index);
-      return NULL;
-    }
+  if (!check_leaf (tree, leaf_index, error))
+    return NULL;
 
   leaf = g_hash_table_lookup (tree->leaves, GUINT_TO_POINTER (leaf_index));
   if (leaf == NULL)
@@ -249,8 +396,217 @@ lookup_ratchet (UsiMlsSecretTree   *tree,
   return leaf != NULL ? &leaf->ratchets[type] : NULL;
 }
 
-/* Derives the key and nonce of the ratchet's next generation, then moves the
- * ratchet on and wipes the secret it came from. */
+/* Whether @generation (below the ratchet's position, not held) was dropped
+ * unused, or is too old to tell, rather than handed out. */
+static gboolean
+is_expired (const Ratchet *ratchet,
+            guint32        generation)
+{
+  guint low = 0, high;
+
+  if (generation < ratchet->forgotten_below)
+    return TRUE;
+  if (ratchet->expired == NULL)
+    return FALSE;
+
+  high = ratchet->expired->len;
+  while (low < high)
+    {
+      guint middle = low + (high - low) / 2;
+      const ExpiredRun *run = &g_array_index (ratchet->expired, ExpiredRun, middle);
+
+      if (generation < run->first)
+        high = middle;
+      else if (generation > run->last)
+        low = middle + 1;
+      else
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+/* Remembers that @generation was dropped unused, merging it with adjacent
+ * runs; past MAX_EXPIRED_RUNS the oldest run is forgotten. */
+static void
+remember_expired (Ratchet *ratchet,
+                  guint32  generation)
+{
+  GArray *runs;
+  guint position = 0;
+
+  if (is_expired (ratchet, generation))
+    return;
+
+  if (ratchet->expired == NULL)
+    ratchet->expired = g_array_new (FALSE, FALSE, sizeof (ExpiredRun));
+  runs = ratchet->expired;
+
+  while (position < runs->len && g_array_index (runs, ExpiredRun, position).last < generation)
+    position++;
+
+  /* Joins the run before, the run after, or both, or starts its own. */
+  if (position > 0 && g_array_index (runs, ExpiredRun, position - 1).last == generation - 1)
+    {
+      ExpiredRun *before = &g_array_index (runs, ExpiredRun, position - 1);
+
+      before->last = generation;
+      if (position < runs->len && g_array_index (runs, ExpiredRun, position).first == generation + 1)
+        {
+          before->last = g_array_index (runs, ExpiredRun, position).last;
+          g_array_remove_index (runs, position);
+        }
+    }
+  else if (position < runs->len && g_array_index (runs, ExpiredRun, position).first == generation + 1)
+    g_array_index (runs, ExpiredRun, position).first = generation;
+  else
+    {
+      ExpiredRun run = { generation, generation };
+
+      g_array_insert_val (runs, position, run);
+    }
+
+  if (runs->len > MAX_EXPIRED_RUNS)
+    {
+      ratchet->forgotten_below = (guint64) g_array_index (runs, ExpiredRun, 0).last + 1;
+      g_array_remove_index (runs, 0);
+    }
+}
+
+/* Why a generation behind the ratchet is not held. */
+static void
+set_missing_error (const Ratchet  *ratchet,
+                   guint32         generation,
+                   GError        **error)
+{
+  if (is_expired (ratchet, generation))
+    g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_KEY_EXPIRED,
+                 _("The key of message %u was dropped unused to save memory"), generation);
+  else
+    g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_KEY_CONSUMED,
+                 _("The key of message %u was already used"), generation);
+}
+
+static gboolean
+check_jump (UsiMlsSecretTree  *tree,
+            guint64            next_generation,
+            guint32            generation,
+            GError           **error)
+{
+  g_assert (generation >= next_generation);
+
+  if (generation - next_generation > MIN (tree->max_forward_jump, tree->max_skipped_keys))
+    {
+      g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_LIMIT,
+                   _("Message %u is too far ahead of the messages received"), generation);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Removes a kept key from the ratchet and the age order, wiping it. */
+static void
+drop_skipped (UsiMlsSecretTree *tree,
+              SkippedKey       *skipped)
+{
+  g_sequence_remove (skipped->age);
+  tree->n_skipped_keys--;
+  g_tree_remove (skipped->ratchet->skipped, GUINT_TO_POINTER (skipped->generation));
+}
+
+static void
+expire_skipped (UsiMlsSecretTree *tree,
+                SkippedKey       *skipped)
+{
+  remember_expired (skipped->ratchet, skipped->generation);
+  drop_skipped (tree, skipped);
+}
+
+/* Keeps a skipped (or given back) generation's key, then drops the oldest
+ * keys over the caps: the ratchet's lowest generations beyond
+ * max_forward_jump, the tree's longest kept beyond max_skipped_keys. */
+static void
+keep_skipped (UsiMlsSecretTree *tree,
+              Ratchet          *ratchet,
+              guint32           generation,
+              const KeyNonce   *key_nonce)
+{
+  SkippedKey *skipped = g_new (SkippedKey, 1);
+
+  skipped->key_nonce = *key_nonce;
+  skipped->ratchet = ratchet;
+  skipped->generation = generation;
+  skipped->age = g_sequence_append (tree->skipped_by_age, skipped);
+  g_tree_insert (ratchet->skipped, GUINT_TO_POINTER (generation), skipped);
+  tree->n_skipped_keys++;
+
+  while ((guint) g_tree_nnodes (ratchet->skipped) > tree->max_forward_jump)
+    expire_skipped (tree, g_tree_node_value (g_tree_node_first (ratchet->skipped)));
+
+  while (tree->n_skipped_keys > tree->max_skipped_keys)
+    expire_skipped (tree, g_sequence_get (g_sequence_get_begin_iter (tree->skipped_by_age)));
+}
+
+static gboolean
+derive_key_nonce (UsiMlsSecretTree  *tree,
+                  const guint8      *secret,
+                  guint32            generation,
+                  guint8            *key,
+                  guint8            *nonce,
+                  GError           **error)
+{
+  if (!usi_mls_derive_tree_secret (tree->prefix, secret, "key", generation,
+                                   key, USI_MLS_AEAD_KEY_LENGTH, error) ||
+      !usi_mls_derive_tree_secret (tree->prefix, secret, "nonce", generation,
+                                   nonce, USI_MLS_AEAD_NONCE_LENGTH, error))
+    {
+      usi_secret_wipe (key, USI_MLS_AEAD_KEY_LENGTH);
+      usi_secret_wipe (nonce, USI_MLS_AEAD_NONCE_LENGTH);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* The key and nonce of @generation from the ratchet secret of generation
+ * @from (≤ @generation), stepping forward in scratch memory. */
+static gboolean
+derive_ahead (UsiMlsSecretTree  *tree,
+              const guint8      *secret,
+              guint64            from,
+              guint32            generation,
+              guint8            *key,
+              guint8            *nonce,
+              GError           **error)
+{
+  guint8 current[USI_MLS_HASH_LENGTH];
+  guint8 next[USI_MLS_HASH_LENGTH];
+  gboolean ok = TRUE;
+
+  g_assert (from <= generation);
+
+  memcpy (current, secret, sizeof current);
+  for (guint64 step = from; ok && step < generation; step++)
+    {
+      ok = usi_mls_derive_tree_secret (tree->prefix, current, "secret", (guint32) step,
+                                       next, sizeof next, error);
+      memcpy (current, next, sizeof current);
+    }
+
+  ok = ok && derive_key_nonce (tree, current, generation, key, nonce, error);
+  usi_secret_wipe (current, sizeof current);
+  usi_secret_wipe (next, sizeof next);
+  if (!ok)
+    {
+      usi_secret_wipe (key, USI_MLS_AEAD_KEY_LENGTH);
+      usi_secret_wipe (nonce, USI_MLS_AEAD_NONCE_LENGTH);
+    }
+  return ok;
+}
+
+/* Moves the ratchet on by one generation, wiping the secret it came from;
+ * with @out, the key and nonce of the generation it leaves go there. */
 static gboolean
 ratchet_step (UsiMlsSecretTree  *tree,
               Ratchet           *ratchet,
@@ -262,21 +618,17 @@ ratchet_step (UsiMlsSecretTree  *tree,
 
   g_assert (ratchet->next_generation < GENERATION_LIMIT);
 
-  if (!usi_mls_derive_tree_secret (tree->prefix, ratchet->secret, "key", generation,
-                                   out->key, sizeof out->key, error) ||
-      !usi_mls_derive_tree_secret (tree->prefix, ratchet->secret, "nonce", generation,
-                                   out->nonce, sizeof out->nonce, error))
-    {
-      usi_secret_wipe (out, sizeof *out);
-      return FALSE;
-    }
+  if (out != NULL &&
+      !derive_key_nonce (tree, ratchet->secret, generation, out->key, out->nonce, error))
+    return FALSE;
 
   /* The last generation has no successor to derive. */
   if (generation < G_MAXUINT32 &&
       !usi_mls_derive_tree_secret (tree->prefix, ratchet->secret, "secret", generation,
                                    next_secret, sizeof next_secret, error))
     {
-      usi_secret_wipe (out, sizeof *out);
+      if (out != NULL)
+        usi_secret_wipe (out, sizeof *out);
       return FALSE;
     }
 
@@ -289,33 +641,6 @@ ratchet_step (UsiMlsSecretTree  *tree,
   return TRUE;
 }
 
-static gboolean
-lookup_first (gpointer key,
-              gpointer value,
-              gpointer user_data)
-{
-  *(gpointer *) user_data = key;
-  return TRUE;
-}
-
-/* Keeps a skipped generation's key, dropping the oldest beyond the cap. */
-static void
-keep_skipped (UsiMlsSecretTree *tree,
-              Ratchet          *ratchet,
-              guint32           generation,
-              KeyNonce         *key_nonce)
-{
-  g_tree_insert (ratchet->skipped, GUINT_TO_POINTER (generation), key_nonce);
-
-  while ((guint) g_tree_nnodes (ratchet->skipped) > tree->max_forward_jump)
-    {
-      gpointer oldest = NULL;
-
-      g_tree_foreach (ratchet->skipped, lookup_first, &oldest);
-      g_tree_remove (ratchet->skipped, oldest);
-    }
-}
-
 static void
 hand_out (const KeyNonce *key_nonce,
           guint8         *key,
@@ -323,6 +648,131 @@ hand_out (const KeyNonce *key_nonce,
 {
   memcpy (key, key_nonce->key, sizeof key_nonce->key);
   memcpy (nonce, key_nonce->nonce, sizeof key_nonce->nonce);
+}
+
+static gboolean
+peek_key (UsiMlsSecretTree   *tree,
+          UsiMlsRatchetType   type,
+          guint32             leaf,
+          guint32             generation,
+          guint8             *key,
+          guint8             *nonce,
+          GError            **error)
+{
+  guint8 first_secret[USI_MLS_HASH_LENGTH];
+  Ratchet *ratchet;
+  gboolean ok;
+
+  if (!check_leaf (tree, leaf, error))
+    return FALSE;
+
+  ratchet = find_ratchet (tree, type, leaf);
+  if (ratchet != NULL)
+    {
+      if (generation < ratchet->next_generation)
+        {
+          SkippedKey *skipped = g_tree_lookup (ratchet->skipped, GUINT_TO_POINTER (generation));
+
+          if (skipped == NULL)
+            {
+              set_missing_error (ratchet, generation, error);
+              return FALSE;
+            }
+          hand_out (&skipped->key_nonce, key, nonce);
+          return TRUE;
+        }
+
+      return check_jump (tree, ratchet->next_generation, generation, error) &&
+             derive_ahead (tree, ratchet->secret, ratchet->next_generation, generation, key, nonce, error);
+    }
+
+  /* A leaf not derived yet: the jump is checked before any work. */
+  if (!check_jump (tree, 0, generation, error))
+    return FALSE;
+  ok = derive_ratchet_secret_aside (tree, leaf, type, first_secret, error) &&
+       derive_ahead (tree, first_secret, 0, generation, key, nonce, error);
+  usi_secret_wipe (first_secret, sizeof first_secret);
+  return ok;
+}
+
+gboolean
+usi_mls_secret_tree_peek_key (UsiMlsSecretTree   *tree,
+                              UsiMlsRatchetType   type,
+                              guint32             leaf,
+                              guint32             generation,
+                              guint8             *key,
+                              guint8             *nonce,
+                              GError            **error)
+{
+  g_return_val_if_fail (tree != NULL, FALSE);
+  g_return_val_if_fail (type == USI_MLS_RATCHET_HANDSHAKE || type == USI_MLS_RATCHET_APPLICATION, FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+  g_return_val_if_fail (nonce != NULL, FALSE);
+
+  if (!peek_key (tree, type, leaf, generation, key, nonce, error))
+    {
+      usi_secret_wipe (key, USI_MLS_AEAD_KEY_LENGTH);
+      usi_secret_wipe (nonce, USI_MLS_AEAD_NONCE_LENGTH);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+gboolean
+usi_mls_secret_tree_consume_key (UsiMlsSecretTree   *tree,
+                                 UsiMlsRatchetType   type,
+                                 guint32             leaf,
+                                 guint32             generation,
+                                 GError            **error)
+{
+  Ratchet *ratchet;
+
+  g_return_val_if_fail (tree != NULL, FALSE);
+  g_return_val_if_fail (type == USI_MLS_RATCHET_HANDSHAKE || type == USI_MLS_RATCHET_APPLICATION, FALSE);
+
+  /* Checked before the leaf is derived, so a refusal changes nothing. */
+  if (!check_leaf (tree, leaf, error))
+    return FALSE;
+  ratchet = find_ratchet (tree, type, leaf);
+  if (ratchet == NULL && !check_jump (tree, 0, generation, error))
+    return FALSE;
+
+  ratchet = lookup_ratchet (tree, type, leaf, error);
+  if (ratchet == NULL)
+    return FALSE;
+
+  if (generation < ratchet->next_generation)
+    {
+      SkippedKey *skipped = g_tree_lookup (ratchet->skipped, GUINT_TO_POINTER (generation));
+
+      if (skipped == NULL)
+        {
+          set_missing_error (ratchet, generation, error);
+          return FALSE;
+        }
+      drop_skipped (tree, skipped);
+      return TRUE;
+    }
+
+  if (!check_jump (tree, ratchet->next_generation, generation, error))
+    return FALSE;
+
+  while (ratchet->next_generation < generation)
+    {
+      guint32 skipped_generation = (guint32) ratchet->next_generation;
+      KeyNonce skipped;
+      gboolean ok = ratchet_step (tree, ratchet, &skipped, error);
+
+      if (ok)
+        keep_skipped (tree, ratchet, skipped_generation, &skipped);
+      usi_secret_wipe (&skipped, sizeof skipped);
+      if (!ok)
+        return FALSE;
+    }
+
+  /* The consumed generation's own key is not even derived. */
+  return ratchet_step (tree, ratchet, NULL, error);
 }
 
 gboolean
@@ -334,59 +784,21 @@ usi_mls_secret_tree_get_key (UsiMlsSecretTree   *tree,
                              guint8             *nonce,
                              GError            **error)
 {
-  Ratchet *ratchet;
-  KeyNonce current;
-
   g_return_val_if_fail (tree != NULL, FALSE);
   g_return_val_if_fail (type == USI_MLS_RATCHET_HANDSHAKE || type == USI_MLS_RATCHET_APPLICATION, FALSE);
   g_return_val_if_fail (key != NULL, FALSE);
   g_return_val_if_fail (nonce != NULL, FALSE);
 
-  ratchet = lookup_ratchet (tree, type, leaf, error);
-  if (ratchet == NULL)
+  if (!usi_mls_secret_tree_peek_key (tree, type, leaf, generation, key, nonce, error))
     return FALSE;
 
-  if (generation < ratchet->next_generation)
+  if (!usi_mls_secret_tree_consume_key (tree, type, leaf, generation, error))
     {
-      KeyNonce *skipped = g_tree_lookup (ratchet->skipped, GUINT_TO_POINTER (generation));
-
-      if (skipped == NULL)
-        {
-          g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_KEY_CONSUMED,
-                       _("The key of message %u was already used"), generation);
-          return FALSE;
-        }
-
-      hand_out (skipped, key, nonce);
-      g_tree_remove (ratchet->skipped, GUINT_TO_POINTER (generation));
-      return TRUE;
-    }
-
-  if (generation - ratchet->next_generation > tree->max_forward_jump)
-    {
-      g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_LIMIT,
-                   _("Message %u is too far ahead of the messages received"), generation);
+      usi_secret_wipe (key, USI_MLS_AEAD_KEY_LENGTH);
+      usi_secret_wipe (nonce, USI_MLS_AEAD_NONCE_LENGTH);
       return FALSE;
     }
 
-  while (ratchet->next_generation < generation)
-    {
-      guint32 skipped_generation = (guint32) ratchet->next_generation;
-      KeyNonce *skipped = g_new (KeyNonce, 1);
-
-      if (!ratchet_step (tree, ratchet, skipped, error))
-        {
-          key_nonce_free (skipped);
-          return FALSE;
-        }
-      keep_skipped (tree, ratchet, skipped_generation, skipped);
-    }
-
-  if (!ratchet_step (tree, ratchet, &current, error))
-    return FALSE;
-
-  hand_out (&current, key, nonce);
-  usi_secret_wipe (&current, sizeof current);
   return TRUE;
 }
 
@@ -440,29 +852,41 @@ usi_mls_secret_tree_restore_key (UsiMlsSecretTree   *tree,
                                  GError            **error)
 {
   Ratchet *ratchet;
-  KeyNonce *restored;
+  KeyNonce restored;
 
   g_return_val_if_fail (tree != NULL, FALSE);
   g_return_val_if_fail (type == USI_MLS_RATCHET_HANDSHAKE || type == USI_MLS_RATCHET_APPLICATION, FALSE);
   g_return_val_if_fail (key != NULL, FALSE);
   g_return_val_if_fail (nonce != NULL, FALSE);
 
-  ratchet = lookup_ratchet (tree, type, leaf, error);
-  if (ratchet == NULL)
+  if (!check_leaf (tree, leaf, error))
     return FALSE;
 
-  if (generation >= ratchet->next_generation ||
-      g_tree_lookup (ratchet->skipped, GUINT_TO_POINTER (generation)) != NULL)
+  /* Only a generation that was handed out: behind the ratchet, not held,
+   * not dropped. */
+  ratchet = find_ratchet (tree, type, leaf);
+  if (ratchet == NULL || generation >= ratchet->next_generation ||
+      g_tree_lookup (ratchet->skipped, GUINT_TO_POINTER (generation)) != NULL ||
+      is_expired (ratchet, generation))
     {
       g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_INVALID_ARGUMENT,
                    _("The key of message %u cannot be given back"), generation);
       return FALSE;
     }
 
-  restored = g_new (KeyNonce, 1);
-  memcpy (restored->key, key, sizeof restored->key);
-  memcpy (restored->nonce, nonce, sizeof restored->nonce);
-  keep_skipped (tree, ratchet, generation, restored);
+  memcpy (restored.key, key, sizeof restored.key);
+  memcpy (restored.nonce, nonce, sizeof restored.nonce);
+  keep_skipped (tree, ratchet, generation, &restored);
+  usi_secret_wipe (&restored, sizeof restored);
+
+  /* Dropped at once by a cap: the genuine message will find it expired. */
+  if (g_tree_lookup (ratchet->skipped, GUINT_TO_POINTER (generation)) == NULL)
+    {
+      g_set_error (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_LIMIT,
+                   _("The key of message %u could not be kept: too many keys are held"), generation);
+      return FALSE;
+    }
+
   return TRUE;
 }
 
@@ -471,13 +895,13 @@ usi_mls_secret_tree_get_next_generation (UsiMlsSecretTree  *tree,
                                          UsiMlsRatchetType  type,
                                          guint32            leaf_index)
 {
-  Leaf *leaf;
+  Ratchet *ratchet;
 
   g_return_val_if_fail (tree != NULL, 0);
   g_return_val_if_fail (type == USI_MLS_RATCHET_HANDSHAKE || type == USI_MLS_RATCHET_APPLICATION, 0);
 
-  leaf = g_hash_table_lookup (tree->leaves, GUINT_TO_POINTER (leaf_index));
-  return leaf != NULL ? leaf->ratchets[type].next_generation : 0;
+  ratchet = find_ratchet (tree, type, leaf_index);
+  return ratchet != NULL ? ratchet->next_generation : 0;
 }
 
 guint
@@ -493,11 +917,19 @@ usi_mls_secret_tree_get_n_skipped_keys (UsiMlsSecretTree  *tree,
                                         UsiMlsRatchetType  type,
                                         guint32            leaf_index)
 {
-  Leaf *leaf;
+  Ratchet *ratchet;
 
   g_return_val_if_fail (tree != NULL, 0);
   g_return_val_if_fail (type == USI_MLS_RATCHET_HANDSHAKE || type == USI_MLS_RATCHET_APPLICATION, 0);
 
-  leaf = g_hash_table_lookup (tree->leaves, GUINT_TO_POINTER (leaf_index));
-  return leaf != NULL ? (guint) g_tree_nnodes (leaf->ratchets[type].skipped) : 0;
+  ratchet = find_ratchet (tree, type, leaf_index);
+  return ratchet != NULL ? (guint) g_tree_nnodes (ratchet->skipped) : 0;
+}
+
+guint
+usi_mls_secret_tree_get_n_skipped_keys_total (UsiMlsSecretTree *tree)
+{
+  g_return_val_if_fail (tree != NULL, 0);
+
+  return tree->n_skipped_keys;
 }

@@ -20,8 +20,9 @@
 #include "usi-safety-number.h"
 
 #define FINGERPRINT_VERSION  0
+#define FINGERPRINT_LENGTH   64 /* SHA-512 */
 #define DIGITS_PER_IDENTITY  (USI_SAFETY_NUMBER_DIGITS / 2)
-#define EMOJI_LABEL          "usi safety emoji v1"
+#define EMOJI_LABEL          "usi safety emoji v2"
 #define EMOJI_BYTES          6
 
 /* Distinct at a glance and easy to name; each has emoji presentation by
@@ -109,22 +110,22 @@ check_identity (const UsiSafetyIdentity  *identity,
   return TRUE;
 }
 
-/* One identity's 30 digits (plus a terminating NUL in @digits). */
+/* One identity's iterated fingerprint: the SHA-512 chain of @iterations
+ * rounds, FINGERPRINT_LENGTH bytes to @digest. */
 static gboolean
-identity_digits (const UsiSafetyIdentity  *identity,
-                 guint                     iterations,
-                 char                     *digits,
-                 GError                  **error)
+identity_fingerprint (const UsiSafetyIdentity  *identity,
+                      guint                     iterations,
+                      guint8                   *digest,
+                      GError                  **error)
 {
   const gsize key_length = identity->public_key_length;
   g_autofree guint8 *input = NULL;
-  guint8 digest[64];
   gsize length;
 
-  g_assert (usi_hash_get_length (USI_HASH_SHA512) == sizeof digest);
+  g_assert (usi_hash_get_length (USI_HASH_SHA512) == FINGERPRINT_LENGTH);
 
   /* Big enough for the first round and for digest ‖ key in the others. */
-  input = g_malloc (2 + 2 * key_length + identity->stable_id_length + sizeof digest);
+  input = g_malloc (2 + 2 * key_length + identity->stable_id_length + FINGERPRINT_LENGTH);
 
   input[0] = (FINGERPRINT_VERSION >> 8) & 0xff;
   input[1] = FINGERPRINT_VERSION & 0xff;
@@ -139,13 +140,28 @@ identity_digits (const UsiSafetyIdentity  *identity,
   if (!usi_hash (USI_HASH_SHA512, input, length, digest, error))
     return FALSE;
 
-  memcpy (input + sizeof digest, identity->public_key, key_length);
+  memcpy (input + FINGERPRINT_LENGTH, identity->public_key, key_length);
   for (guint i = 1; i < iterations; i++)
     {
-      memcpy (input, digest, sizeof digest);
-      if (!usi_hash (USI_HASH_SHA512, input, sizeof digest + key_length, digest, error))
+      memcpy (input, digest, FINGERPRINT_LENGTH);
+      if (!usi_hash (USI_HASH_SHA512, input, FINGERPRINT_LENGTH + key_length, digest, error))
         return FALSE;
     }
+
+  return TRUE;
+}
+
+/* One identity's 30 digits (plus a terminating NUL in @digits). */
+static gboolean
+identity_digits (const UsiSafetyIdentity  *identity,
+                 guint                     iterations,
+                 char                     *digits,
+                 GError                  **error)
+{
+  guint8 digest[FINGERPRINT_LENGTH];
+
+  if (!identity_fingerprint (identity, iterations, digest, error))
+    return FALSE;
 
   for (guint group = 0; group < DIGITS_PER_IDENTITY / USI_SAFETY_NUMBER_GROUP_DIGITS; group++)
     {
@@ -237,37 +253,16 @@ usi_safety_number_format (const char *safety_number)
   return g_strjoinv (" ", groups);
 }
 
-/* u16be(len(key)) ‖ key ‖ u16be(len(id)) ‖ id */
-static GBytes *
-encode_identity (const UsiSafetyIdentity *identity)
-{
-  GByteArray *encoding = g_byte_array_new ();
-  guint8 length[2];
-
-  length[0] = (identity->public_key_length >> 8) & 0xff;
-  length[1] = identity->public_key_length & 0xff;
-  g_byte_array_append (encoding, length, 2);
-  g_byte_array_append (encoding, identity->public_key, identity->public_key_length);
-  length[0] = (identity->stable_id_length >> 8) & 0xff;
-  length[1] = identity->stable_id_length & 0xff;
-  g_byte_array_append (encoding, length, 2);
-  if (identity->stable_id_length > 0)
-    g_byte_array_append (encoding, identity->stable_id, identity->stable_id_length);
-
-  return g_byte_array_free_to_bytes (encoding);
-}
-
 gboolean
 usi_safety_emoji_compute (const UsiSafetyIdentity  *a,
                           const UsiSafetyIdentity  *b,
                           const UsiSafetyEmoji    **emoji,
                           GError                  **error)
 {
-  g_autoptr(GBytes) a_encoding = NULL;
-  g_autoptr(GBytes) b_encoding = NULL;
-  g_autoptr(GByteArray) ikm = NULL;
-  GBytes *low, *high;
+  guint8 fingerprints[2][FINGERPRINT_LENGTH];
+  guint8 ikm[2 * FINGERPRINT_LENGTH];
   guint8 okm[EMOJI_BYTES];
+  gboolean a_first;
   guint64 bits = 0;
 
   g_return_val_if_fail (a != NULL && (a->public_key != NULL || a->public_key_length == 0), FALSE);
@@ -276,22 +271,19 @@ usi_safety_emoji_compute (const UsiSafetyIdentity  *a,
   g_return_val_if_fail (b->stable_id != NULL || b->stable_id_length == 0, FALSE);
   g_return_val_if_fail (emoji != NULL, FALSE);
 
-  if (!check_identity (a, error) || !check_identity (b, error))
+  /* The same iterated chains as the safety number: every key an attacker
+   * tries in a search for matching emoji costs the full chain. */
+  if (!check_identity (a, error) || !check_identity (b, error) ||
+      !identity_fingerprint (a, USI_SAFETY_NUMBER_ITERATIONS, fingerprints[0], error) ||
+      !identity_fingerprint (b, USI_SAFETY_NUMBER_ITERATIONS, fingerprints[1], error))
     return FALSE;
 
-  a_encoding = encode_identity (a);
-  b_encoding = encode_identity (b);
-  /* g_bytes_compare orders bytewise with a prefix first. */
-  if (g_bytes_compare (a_encoding, b_encoding) <= 0)
-    low = a_encoding, high = b_encoding;
-  else
-    low = b_encoding, high = a_encoding;
+  /* The smaller fingerprint first: the same emoji on both screens. */
+  a_first = memcmp (fingerprints[0], fingerprints[1], FINGERPRINT_LENGTH) <= 0;
+  memcpy (ikm, fingerprints[a_first ? 0 : 1], FINGERPRINT_LENGTH);
+  memcpy (ikm + FINGERPRINT_LENGTH, fingerprints[a_first ? 1 : 0], FINGERPRINT_LENGTH);
 
-  ikm = g_byte_array_new ();
-  g_byte_array_append (ikm, g_bytes_get_data (low, NULL), g_bytes_get_size (low));
-  g_byte_array_append (ikm, g_bytes_get_data (high, NULL), g_bytes_get_size (high));
-
-  if (!usi_hkdf (USI_HASH_SHA256, NULL, 0, ikm->data, ikm->len,
+  if (!usi_hkdf (USI_HASH_SHA256, NULL, 0, ikm, sizeof ikm,
                  (const guint8 *) EMOJI_LABEL, strlen (EMOJI_LABEL), okm, sizeof okm, error))
     return FALSE;
 
@@ -332,4 +324,11 @@ usi_safety_emoji_get (guint index)
   g_return_val_if_fail (index < USI_SAFETY_EMOJI_TABLE_SIZE, NULL);
 
   return &emoji_table[index];
+}
+
+const char *
+usi_safety_emoji_get_explanation (void)
+{
+  return _("The emoji are a quick check only: someone who controls the connection can, with some effort, "
+           "make them match. To mark a contact as verified, compare the 60-digit safety number.");
 }

@@ -16,22 +16,30 @@ G_BEGIN_DECLS
  * big-endian integers, each mod 100000, printed as five zero-padded digits.
  * The safety number is both identities' 30 digits concatenated, the smaller
  * string first, so both sides compute the same 60 digits.  Usi feeds the
- * 32-byte Ed25519 identity key as public_key and the room-independent user
- * id as stable_id; the vector test feeds libsignal's serialized keys.
+ * 32-byte Ed25519 identity key as both public_key and stable_id (Usi has no
+ * accounts: a person is their identity key; docs/protocol.md §6); the vector
+ * test feeds libsignal's serialized keys and ids.
  *
- * Emoji comparison string: seven emoji out of a fixed table of 64, for a
- * quick check when reading 60 digits aloud is too much.  Each identity is
- * encoded as
- *     E = u16be(len(public_key)) ‖ public_key ‖ u16be(len(stable_id)) ‖ stable_id
- * the two encodings are sorted (bytewise, a prefix first), so the order of
- * the arguments does not matter, and
- *     okm = HKDF-SHA-256 (salt = none, ikm = E_low ‖ E_high,
- *                         info = "usi safety emoji v1", L = 6)
+ * Emoji comparison string: seven emoji out of a fixed table of 64, with
+ * their English names, identical on both sides.  Each identity's iterated
+ * fingerprint F (the whole 64-byte buf above, after the product's
+ * USI_SAFETY_NUMBER_ITERATIONS rounds) is computed, the two are sorted
+ * (bytewise), so the order of the arguments does not matter, and
+ *     okm = HKDF-SHA-256 (salt = none, ikm = F_low ‖ F_high,
+ *                         info = "usi safety emoji v2", L = 6)
  * whose first 42 bits, big-endian, give seven 6-bit indices into the table.
- * It carries only 42 bits: finding a second key that gives the same seven
- * emoji for one given pair takes about 2^42 key generations, which a
- * determined attacker can afford.  The 60 digits (about 100 bits per
- * identity, iterated) are the real check; the emoji are a convenience.
+ *
+ * The emoji are a convenience for a quick check, NOT a verification.  They
+ * carry 42 bits, and a relay that sits between two people chooses both fake
+ * keys it hands out, so it only needs the two screens to match each other:
+ * a birthday search over about 2^21 candidate keys per side.  Deriving the
+ * emoji from the iterated chains makes every candidate cost the full
+ * 5200-round SHA-512 chain (about 2^33 SHA-512 computations per side in
+ * all): hours on one computer, much less on GPUs, so well within reach of a
+ * determined attacker.  Marking a contact as verified must rest on the
+ * 60-digit safety number, where no such shortcut exists (each half must
+ * match a given identity's 30 digits, about 100 bits).  UIs should show
+ * usi_safety_emoji_get_explanation() next to the emoji.
  */
 
 #define USI_SAFETY_NUMBER_ITERATIONS   5200
@@ -40,6 +48,7 @@ G_BEGIN_DECLS
 #define USI_SAFETY_NUMBER_GROUP_DIGITS 5
 #define USI_SAFETY_EMOJI_COUNT         7
 #define USI_SAFETY_EMOJI_TABLE_SIZE    64
+#define USI_SAFETY_EMOJI_BITS          42 /* what the seven emoji carry: too few to verify with */
 /* Limits on what an identity may contain (both are encoded with 16-bit
  * lengths, and neither is ever large in practice). */
 #define USI_SAFETY_MAX_KEY_LENGTH      256
@@ -77,7 +86,9 @@ char                **usi_safety_number_split                   (const char     
 /* The 12 groups joined by single spaces, for display and copying. */
 char                 *usi_safety_number_format                  (const char               *safety_number);
 
-/* Fills @emoji with the seven emoji of two identities (in either order). */
+/* Fills @emoji with the seven emoji of two identities (in either order):
+ * a quick check, not a verification (see above).  Costs two fingerprint
+ * chains, like usi_safety_number_compute(). */
 gboolean              usi_safety_emoji_compute                  (const UsiSafetyIdentity  *a,
                                                                  const UsiSafetyIdentity  *b,
                                                                  const UsiSafetyEmoji    **emoji,
@@ -88,5 +99,8 @@ char                 *usi_safety_emoji_compute_string           (const UsiSafety
                                                                  GError                  **error);
 /* Entry @index (below USI_SAFETY_EMOJI_TABLE_SIZE) of the fixed table. */
 const UsiSafetyEmoji *usi_safety_emoji_get                      (guint                     index);
+/* A translated sentence for the UI to show with the emoji: they are a quick
+ * check only, and verifying means comparing the 60-digit safety number. */
+const char           *usi_safety_emoji_get_explanation          (void);
 
 G_END_DECLS

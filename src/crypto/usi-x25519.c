@@ -151,3 +151,22 @@ usi_x25519 (const guint8  *private_key,
 
   return _usi_x25519_agree (key, peer_public_key, shared_secret, error);
 }
+
+gboolean
+usi_x25519_check_public_key (const guint8  *public_key,
+                             GError       **error)
+{
+  /* Any fixed scalar works: X25519 clamps scalars to multiples of the
+   * cofactor, so a point of small order always multiplies to zero, and any
+   * other point never does. */
+  static const guint8 probe_scalar[USI_X25519_KEY_LENGTH] = { 0x09, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01 };
+  guint8 product[USI_X25519_KEY_LENGTH];
+  gboolean ok;
+
+  g_return_val_if_fail (public_key != NULL, FALSE);
+
+  ok = usi_x25519 (probe_scalar, public_key, product, error);
+  usi_secret_wipe (product, sizeof product);
+
+  return ok;
+}

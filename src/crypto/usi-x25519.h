@@ -22,4 +22,10 @@ gboolean usi_x25519                    (const guint8  *private_key,
                                         guint8        *shared_secret,
                                         GError       **error);
 
+/* Refuses (USI_CRYPTO_ERROR_INVALID_KEY) a public key of small order, with
+ * which every key agreement gives the all-zero secret: sealing to it always
+ * fails, so a peer publishing one could stall whoever must seal to it. */
+gboolean usi_x25519_check_public_key   (const guint8  *public_key,
+                                        GError       **error);
+
 G_END_DECLS

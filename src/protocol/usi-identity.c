@@ -15,6 +15,7 @@
 #include "crypto/usi-hpke.h"
 #include "crypto/usi-mls-labels.h"
 #include "crypto/usi-secret.h"
+#include "crypto/usi-x25519.h"
 
 #include "usi-identity.h"
 #include "usi-protocol-error.h"
@@ -164,12 +165,24 @@ usi_leaf_node_verify (const UsiLeafNode  *node,
                       GError            **error)
 {
   g_autoptr(GByteArray) content = g_byte_array_new ();
+  GError *crypto_error = NULL;
 
   g_return_val_if_fail (node != NULL, FALSE);
 
   write_leaf_node_content (node, content);
-  return usi_identity_verify (node->identity_key, LEAF_NODE_LABEL, content->data, content->len,
-                              node->signature, error);
+  if (!usi_identity_verify (node->identity_key, LEAF_NODE_LABEL, content->data, content->len,
+                            node->signature, error))
+    return FALSE;
+
+  /* A correctly signed leaf key of small order would make every commit that
+   * must seal to it fail: refused here, where every leaf node enters. */
+  if (!usi_x25519_check_public_key (node->leaf_key, &crypto_error))
+    {
+      _usi_protocol_propagate_crypto_error (error, crypto_error, USI_PROTOCOL_ERROR_UNUSABLE_KEY);
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 gboolean

@@ -47,6 +47,9 @@ typedef enum
   /* Files */
   USI_PROTOCOL_ERROR_UNSAFE_NAME,
   USI_PROTOCOL_ERROR_FILE_CORRUPT,        /* a chunk, the size or the end hash does not check out */
+  /* Messages, continued */
+  USI_PROTOCOL_ERROR_KEY_EXPIRED,         /* that message's key was dropped to bound memory: it is lost (a gap), not a replay */
+  USI_PROTOCOL_ERROR_UNUSABLE_KEY,        /* a leaf key of small order: nothing can be sealed to it */
 } UsiProtocolError;
 
 GQuark usi_protocol_error_quark (void);

@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+/* A member's state machine: enters a room from a Welcome and follows the
+ * owner's Commits.  Every check runs before anything changes, in the order
+ * docs/protocol.md §7 gives, so a refused commit leaves the member exactly
+ * where it was.  No I/O and no clock here. */
+
+#define G_LOG_DOMAIN "usi-protocol"
+
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "crypto/usi-secret.h"
+
+#include "usi-commit.h"
+#include "usi-leaf-update.h"
+#include "usi-member-group.h"
+#include "usi-protocol-error.h"
+#include "usi-welcome.h"
+
+struct _UsiMemberGroup
+{
+  UsiIdentity   *identity;
+  guint8         owner_key[USI_KEY_LENGTH];   /* pinned from the invite */
+  gboolean       has_password;
+  guint8         password_psk[USI_KEY_LENGTH];
+  UsiGroupInfo  *info;                        /* the current epoch, public part */
+  UsiEpoch      *epoch;
+  UsiEpoch      *previous_epoch;
+  guint32        own_index;
+  UsiLeafSecret  leaf;                        /* the leaf the current roster lists for us */
+  GArray        *pending_leaves;              /* UsiLeafSecret sent in LeafUpdates, oldest first */
+  gboolean       removed;
+  guint32        message_count;
+};
+
+static gboolean
+set_error (GError     **error,
+           int          code,
+           const char  *message)
+{
+  g_set_error_literal (error, USI_PROTOCOL_ERROR, code, message);
+  return FALSE;
+}
+
+static gboolean
+leaf_nodes_equal (const UsiLeafNode *a,
+                  const UsiLeafNode *b)
+{
+  return memcmp (a->identity_key, b->identity_key, sizeof a->identity_key) == 0 &&
+         memcmp (a->leaf_key, b->leaf_key, sizeof a->leaf_key) == 0 &&
+         a->sequence == b->sequence &&
+         a->created_ms == b->created_ms &&
+         memcmp (a->signature, b->signature, sizeof a->signature) == 0;
+}
+
+void
+usi_member_group_free (UsiMemberGroup *group)
+{
+  if (group == NULL)
+    return;
+
+  g_clear_pointer (&group->identity, usi_identity_free);
+  g_clear_pointer (&group->info, usi_group_info_free);
+  g_clear_pointer (&group->epoch, usi_epoch_unref);
+  g_clear_pointer (&group->previous_epoch, usi_epoch_unref);
+  g_clear_pointer (&group->pending_leaves, g_array_unref);
+  usi_secret_wipe (group, sizeof *group);
+  g_free (group);
+}
+
+static gboolean
+check_owner_entry (GPtrArray     *roster,
+                   const guint8  *owner_key,
+                   GError       **error)
+{
+  const UsiRosterEntry *owner = usi_roster_lookup (roster, USI_OWNER_INDEX);
+
+  if (owner == NULL || memcmp (owner->leaf.identity_key, owner_key, USI_KEY_LENGTH) != 0)
+    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                      _("The member list does not have the room’s owner in the owner’s place."));
+
+  return TRUE;
+}
+
+UsiMemberGroup *
+usi_member_group_new_from_welcome (const guint8          *body,
+                                   gsize                  length,
+                                   const guint8          *room_id,
+                                   const guint8          *owner_identity_key,
+                                   UsiIdentity           *identity,
+                                   const UsiLeafSecret   *own_leaf,
+                                   const guint8          *password_psk,
+                                   GError               **error)
+{
+  g_autoptr(UsiWelcome) welcome = NULL;
+  g_autoptr(UsiMemberGroup) group = NULL;
+  g_autoptr(GBytes) context = NULL;
+  g_auto(UsiMlsEpochSecrets) secrets = { 0 };
+  const UsiRosterEntry *own_entry;
+  UsiGroupInfo *info;
+  guint8 joiner_secret[USI_KEY_LENGTH];
+  gboolean derived;
+  guint8 seed[USI_KEY_LENGTH];
+
+  g_return_val_if_fail (body != NULL || length == 0, NULL);
+  g_return_val_if_fail (room_id != NULL, NULL);
+  g_return_val_if_fail (owner_identity_key != NULL, NULL);
+  g_return_val_if_fail (identity != NULL, NULL);
+  g_return_val_if_fail (own_leaf != NULL, NULL);
+  g_return_val_if_fail (memcmp (usi_identity_get_public_key (identity), own_leaf->node.identity_key,
+                                USI_KEY_LENGTH) == 0, NULL);
+
+  welcome = usi_welcome_decode (body, length, error);
+  if (welcome == NULL)
+    return NULL;
+  info = welcome->group_info;
+
+  if (memcmp (info->room_id, room_id, USI_ROOM_ID_LENGTH) != 0)
+    {
+      set_error (error, USI_PROTOCOL_ERROR_WRONG_ROOM, _("The welcome is for another room."));
+      return NULL;
+    }
+  if (!usi_welcome_verify (welcome, owner_identity_key, error) ||
+      !usi_roster_check_unique_keys (info->roster, error) ||
+      !check_owner_entry (info->roster, owner_identity_key, error))
+    return NULL;
+
+  own_entry = usi_roster_lookup (info->roster, welcome->joiner_index);
+  if (own_entry == NULL || welcome->joiner_index == USI_OWNER_INDEX ||
+      !leaf_nodes_equal (&own_entry->leaf, &own_leaf->node))
+    {
+      set_error (error, USI_PROTOCOL_ERROR_NOT_MEMBER,
+                 _("The welcome is not for you: the room does not list your key."));
+      return NULL;
+    }
+
+  if (!usi_roster_verify_leaves (info->roster, error))
+    return NULL;
+  if (info->config.password_required && password_psk == NULL)
+    {
+      set_error (error, USI_PROTOCOL_ERROR_PASSWORD_REQUIRED,
+                 _("This room has a password: enter it to join."));
+      return NULL;
+    }
+
+  if (!usi_welcome_open (welcome, own_leaf->private_key, joiner_secret, error))
+    return NULL;
+  derived = usi_group_info_derive_secrets (info, NULL, NULL, joiner_secret,
+                                           info->config.password_required ? password_psk : NULL,
+                                           &context, &secrets, error);
+  usi_secret_wipe (joiner_secret, sizeof joiner_secret);
+  if (!derived || !usi_group_info_check_confirmation_tag (info, &secrets, error))
+    return NULL;
+
+  group = g_new0 (UsiMemberGroup, 1);
+  group->pending_leaves = g_array_new (FALSE, TRUE, sizeof (UsiLeafSecret));
+  g_array_set_clear_func (group->pending_leaves, (GDestroyNotify) usi_leaf_secret_clear);
+  group->epoch = usi_group_info_new_epoch (info, context, &secrets, welcome->joiner_index, error);
+  if (group->epoch == NULL)
+    return NULL;
+
+  usi_identity_export_seed (identity, seed);
+  group->identity = usi_identity_new_from_seed (seed, error);
+  usi_secret_wipe (seed, sizeof seed);
+  if (group->identity == NULL)
+    return NULL;
+
+  memcpy (group->owner_key, owner_identity_key, USI_KEY_LENGTH);
+  if (info->config.password_required)
+    {
+      group->has_password = TRUE;
+      memcpy (group->password_psk, password_psk, USI_KEY_LENGTH);
+    }
+  group->own_index = welcome->joiner_index;
+  group->leaf = *own_leaf;
+  group->info = g_steal_pointer (&welcome->group_info);
+
+  g_debug ("Joined a room at epoch %u as member %u", (guint) group->info->epoch, group->own_index);
+  return g_steal_pointer (&group);
+}
+
+/* The leaf secret whose node the new roster lists for us: the current one,
+ * or one we sent in a LeafUpdate (then *pending_position says which). */
+static const UsiLeafSecret *
+find_own_leaf (UsiMemberGroup     *group,
+               const UsiLeafNode  *listed,
+               gint               *pending_position)
+{
+  *pending_position = -1;
+  if (leaf_nodes_equal (listed, &group->leaf.node))
+    return &group->leaf;
+
+  for (guint i = 0; i < group->pending_leaves->len; i++)
+    {
+      const UsiLeafSecret *pending = &g_array_index (group->pending_leaves, UsiLeafSecret, i);
+
+      if (leaf_nodes_equal (listed, &pending->node))
+        {
+          *pending_position = (gint) i;
+          return pending;
+        }
+    }
+
+  return NULL;
+}
+
+/* The roster of epoch n + 1 against ours of epoch n: who stays, who goes,
+ * who comes, and whose leaf changed, as the commit's reason allows.  Leaf
+ * nodes that are new to us are verified; unchanged ones were verified when
+ * they first appeared. */
+static gboolean
+check_roster_change (UsiMemberGroup   *group,
+                     const UsiCommit  *commit,
+                     GError          **error)
+{
+  g_autoptr(GPtrArray) to_verify = g_ptr_array_new ();
+  GPtrArray *old_roster = group->info->roster;
+  GPtrArray *new_roster = commit->roster;
+  guint n_added = 0, n_removed = 0, n_changed = 0;
+  guint i = 0, j = 0;
+  gboolean allowed;
+
+  if (!usi_roster_check_unique_keys (new_roster, error) ||
+      !check_owner_entry (new_roster, group->owner_key, error))
+    return FALSE;
+
+  while (i < old_roster->len || j < new_roster->len)
+    {
+      const UsiRosterEntry *old_entry = i < old_roster->len ? g_ptr_array_index (old_roster, i) : NULL;
+      const UsiRosterEntry *new_entry = j < new_roster->len ? g_ptr_array_index (new_roster, j) : NULL;
+
+      if (new_entry == NULL || (old_entry != NULL && old_entry->index < new_entry->index))
+        {
+          n_removed++;
+          i++;
+          continue;
+        }
+      if (old_entry == NULL || new_entry->index < old_entry->index)
+        {
+          n_added++;
+          g_ptr_array_add (to_verify, (gpointer) &new_entry->leaf);
+          j++;
+          continue;
+        }
+
+      /* The same index in both epochs: the same person, under the same name. */
+      if (memcmp (old_entry->leaf.identity_key, new_entry->leaf.identity_key, USI_KEY_LENGTH) != 0 ||
+          strcmp (old_entry->display_name, new_entry->display_name) != 0)
+        return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                          _("The commit replaces a member without removing it first."));
+      if (!leaf_nodes_equal (&old_entry->leaf, &new_entry->leaf))
+        {
+          if (new_entry->leaf.sequence <= old_entry->leaf.sequence)
+            return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                              _("The commit gives a member an older key than it has."));
+          n_changed++;
+          g_ptr_array_add (to_verify, (gpointer) &new_entry->leaf);
+        }
+      i++;
+      j++;
+    }
+
+  switch (commit->reason)
+    {
+    case USI_COMMIT_REASON_ADD:
+      allowed = n_added > 0 && n_removed == 0 && n_changed == 0;
+      break;
+    case USI_COMMIT_REASON_REMOVE:
+      allowed = n_removed > 0 && n_added == 0 && n_changed == 0;
+      break;
+    case USI_COMMIT_REASON_UPDATE:
+      allowed = n_changed > 0 && n_added == 0 && n_removed == 0;
+      break;
+    case USI_COMMIT_REASON_ROTATE:
+      allowed = n_changed == 0 && n_added == 0 && n_removed == 0;
+      break;
+    case USI_COMMIT_REASON_CREATE:
+    default:
+      allowed = FALSE;
+      break;
+    }
+  if (!allowed)
+    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                      _("The commit changes the member list in a way its reason does not allow."));
+
+  for (guint k = 0; k < to_verify->len; k++)
+    if (!usi_leaf_node_verify (g_ptr_array_index (to_verify, k), error))
+      return FALSE;
+
+  return TRUE;
+}
+
+/* Exactly the members present in both epochs, but the owner, get one. */
+static gboolean
+check_deliveries (UsiMemberGroup   *group,
+                  const UsiCommit  *commit,
+                  GError          **error)
+{
+  guint next_delivery = 0;
+
+  for (guint i = 0; i < commit->roster->len; i++)
+    {
+      const UsiRosterEntry *entry = g_ptr_array_index (commit->roster, i);
+      const UsiCommitDelivery *delivery;
+
+      if (entry->index == USI_OWNER_INDEX || usi_roster_lookup (group->info->roster, entry->index) == NULL)
+        continue;
+
+      if (next_delivery >= commit->deliveries->len)
+        goto mismatch;
+      delivery = &g_array_index (commit->deliveries, UsiCommitDelivery, next_delivery);
+      if (delivery->index != entry->index)
+        goto mismatch;
+      next_delivery++;
+    }
+
+  if (next_delivery == commit->deliveries->len)
+    return TRUE;
+
+mismatch:
+  return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                    _("The commit does not deliver the new key to exactly the members who stay."));
+}
+
+static void
+forget_leaf_secrets (UsiMemberGroup *group)
+{
+  usi_leaf_secret_clear (&group->leaf);
+  if (group->pending_leaves->len > 0)
+    g_array_remove_range (group->pending_leaves, 0, group->pending_leaves->len);
+}
+
+gboolean
+usi_member_group_process_commit (UsiMemberGroup          *group,
+                                 const guint8            *body,
+                                 gsize                    length,
+                                 UsiMemberCommitOutcome  *outcome,
+                                 GError                 **error)
+{
+  g_autoptr(UsiCommit) commit = NULL;
+  g_autoptr(UsiGroupInfo) next_info = NULL;
+  g_autoptr(GBytes) context = NULL;
+  g_autoptr(UsiEpoch) next_epoch = NULL;
+  g_auto(UsiMlsEpochSecrets) secrets = { 0 };
+  const UsiRosterEntry *own_entry;
+  const UsiLeafSecret *own_leaf;
+  const UsiCommitDelivery *delivery;
+  guint8 hash[USI_HASH_LENGTH];
+  guint8 header_hash[USI_HASH_LENGTH];
+  guint8 interim[USI_HASH_LENGTH];
+  guint8 confirmed[USI_HASH_LENGTH];
+  guint8 commit_secret[USI_KEY_LENGTH];
+  gint pending_position;
+  gboolean derived;
+
+  g_return_val_if_fail (group != NULL, FALSE);
+  g_return_val_if_fail (body != NULL || length == 0, FALSE);
+  g_return_val_if_fail (outcome != NULL, FALSE);
+
+  if (group->removed)
+    return set_error (error, USI_PROTOCOL_ERROR_NOT_MEMBER, _("You were removed from this room."));
+
+  commit = usi_commit_decode (body, length, error);
+  if (commit == NULL)
+    return FALSE;
+
+  if (memcmp (commit->room_id, group->info->room_id, USI_ROOM_ID_LENGTH) != 0)
+    return set_error (error, USI_PROTOCOL_ERROR_WRONG_ROOM, _("The commit is for another room."));
+  if (commit->committer_index != USI_OWNER_INDEX)
+    return set_error (error, USI_PROTOCOL_ERROR_NOT_OWNER, _("Only the room’s owner can change the room."));
+
+  if (commit->epoch <= group->info->epoch)
+    {
+      if (commit->epoch < group->info->epoch)
+        return set_error (error, USI_PROTOCOL_ERROR_WRONG_EPOCH, _("The commit is for an epoch already past."));
+      if (!usi_commit_compute_hash (commit, hash, error))
+        return FALSE;
+      if (memcmp (hash, group->info->commit_hash, USI_HASH_LENGTH) == 0)
+        return set_error (error, USI_PROTOCOL_ERROR_DUPLICATE, _("The commit was already applied."));
+      /* Two different commits for one epoch: the owner or the relay showed
+       * members different histories. */
+      return set_error (error, USI_PROTOCOL_ERROR_CHAIN_BROKEN,
+                        _("A second, different change for the current epoch arrived: the room’s history has forked."));
+    }
+  if (commit->epoch > group->info->epoch + 1)
+    return set_error (error, USI_PROTOCOL_ERROR_EPOCH_NOT_YET, _("An earlier commit is missing."));
+  if (memcmp (commit->prev_commit_hash, group->info->commit_hash, USI_HASH_LENGTH) != 0)
+    return set_error (error, USI_PROTOCOL_ERROR_CHAIN_BROKEN,
+                      _("The commit does not follow the last one: the room’s history has forked."));
+
+  if (!usi_commit_verify (commit, group->owner_key, usi_epoch_get_group_context (group->epoch), error))
+    return FALSE;
+
+  if (commit->config.password_required != group->info->config.password_required)
+    return set_error (error, USI_PROTOCOL_ERROR_NOT_ALLOWED, _("A room’s password cannot be added or removed."));
+  if (!check_roster_change (group, commit, error))
+    return FALSE;
+
+  own_entry = usi_roster_lookup (commit->roster, group->own_index);
+  if (own_entry == NULL)
+    {
+      /* Authentic, chained and well formed: we were removed.  There is no
+       * delivery for us, so nothing of the new epoch can be derived. */
+      g_debug ("Removed from the room at epoch %u", (guint) commit->epoch);
+      group->removed = TRUE;
+      forget_leaf_secrets (group);
+      *outcome = USI_MEMBER_COMMIT_REMOVED;
+      return TRUE;
+    }
+
+  own_leaf = find_own_leaf (group, &own_entry->leaf, &pending_position);
+  if (own_leaf == NULL || (pending_position >= 0 && commit->reason != USI_COMMIT_REASON_UPDATE))
+    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                      _("The commit changes your own key, which you did not ask for."));
+
+  if (!check_deliveries (group, commit, error))
+    return FALSE;
+
+  delivery = usi_commit_lookup_delivery (commit, group->own_index);
+  g_assert (delivery != NULL);
+  if (!usi_commit_compute_header_hash (commit, header_hash, error) ||
+      !usi_commit_open_delivery (commit, header_hash, delivery, own_leaf->private_key, commit_secret, error))
+    return FALSE;
+
+  if (!usi_group_info_compute_interim_transcript_hash (group->info, interim, error) ||
+      !usi_commit_compute_confirmed_transcript_hash (commit, interim, confirmed, error) ||
+      (next_info = usi_commit_build_group_info (commit, confirmed, error)) == NULL)
+    derived = FALSE;
+  else
+    derived = usi_group_info_derive_secrets (next_info, usi_epoch_get_secrets (group->epoch)->init_secret,
+                                             commit_secret, NULL,
+                                             group->has_password ? group->password_psk : NULL,
+                                             &context, &secrets, error);
+  usi_secret_wipe (commit_secret, sizeof commit_secret);
+  if (!derived ||
+      !usi_group_info_check_confirmation_tag (next_info, &secrets, error))
+    return FALSE;
+
+  next_epoch = usi_group_info_new_epoch (next_info, context, &secrets, group->own_index, error);
+  if (next_epoch == NULL)
+    return FALSE;
+
+  /* Everything checked out: move to the new epoch. */
+  if (pending_position >= 0)
+    {
+      /* The commit sealed to this update's key: older keys have no commit
+       * left to open (commits are processed in order), so they go now. */
+      group->leaf = g_array_index (group->pending_leaves, UsiLeafSecret, pending_position);
+      g_array_remove_range (group->pending_leaves, 0, (guint) pending_position + 1);
+    }
+  g_clear_pointer (&group->previous_epoch, usi_epoch_unref);
+  group->previous_epoch = g_steal_pointer (&group->epoch);
+  group->epoch = g_steal_pointer (&next_epoch);
+  g_clear_pointer (&group->info, usi_group_info_free);
+  group->info = g_steal_pointer (&next_info);
+  group->message_count = 0;
+
+  *outcome = USI_MEMBER_COMMIT_APPLIED;
+  return TRUE;
+}
+
+GBytes *
+usi_member_group_create_leaf_update (UsiMemberGroup  *group,
+                                     UsiRandom       *random,
+                                     guint64          now_ms,
+                                     GError         **error)
+{
+  g_auto(UsiLeafSecret) secret = { 0 };
+  UsiLeafUpdate update = { 0 };
+  guint32 sequence = group != NULL ? group->leaf.node.sequence : 0;
+
+  g_return_val_if_fail (group != NULL, NULL);
+  g_return_val_if_fail (random != NULL, NULL);
+
+  if (group->removed)
+    {
+      set_error (error, USI_PROTOCOL_ERROR_NOT_MEMBER, _("You were removed from this room."));
+      return NULL;
+    }
+  if (group->pending_leaves->len >= USI_MEMBER_MAX_PENDING_UPDATES)
+    {
+      set_error (error, USI_PROTOCOL_ERROR_NOT_ALLOWED,
+                 _("Too many key updates are waiting for the owner: wait until the owner applies them."));
+      return NULL;
+    }
+  if (group->pending_leaves->len > 0)
+    sequence = g_array_index (group->pending_leaves, UsiLeafSecret, group->pending_leaves->len - 1).node.sequence;
+  if (sequence == G_MAXUINT32)
+    {
+      set_error (error, USI_PROTOCOL_ERROR_NOT_ALLOWED, _("This leaf key cannot be rotated any more."));
+      return NULL;
+    }
+
+  if (!usi_leaf_secret_generate (random, group->identity, sequence + 1, now_ms, &secret, error))
+    return NULL;
+
+  memcpy (update.room_id, group->info->room_id, USI_ROOM_ID_LENGTH);
+  update.epoch = group->info->epoch;
+  update.sender_index = group->own_index;
+  update.leaf = secret.node;
+  if (!usi_leaf_update_sign (&update, group->identity, error))
+    return NULL;
+
+  g_array_append_val (group->pending_leaves, secret);
+  usi_leaf_secret_clear (&secret);
+  return usi_leaf_update_encode (&update);
+}
+
+guint
+usi_member_group_get_n_pending_updates (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, 0);
+
+  return group->pending_leaves->len;
+}
+
+gboolean
+usi_member_group_note_message (UsiMemberGroup *group,
+                               guint64         epoch,
+                               guint32         sender_index)
+{
+  g_return_val_if_fail (group != NULL, FALSE);
+
+  if (epoch == group->info->epoch && group->message_count < G_MAXUINT32)
+    group->message_count++;
+
+  (void) sender_index;
+  return usi_member_group_is_rotation_pending (group);
+}
+
+gboolean
+usi_member_group_is_rotation_pending (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, FALSE);
+
+  return !group->removed && group->message_count >= group->info->config.rotate_after_messages;
+}
+
+gboolean
+usi_member_group_is_removed (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, FALSE);
+
+  return group->removed;
+}
+
+guint32
+usi_member_group_get_own_index (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, 0);
+
+  return group->own_index;
+}
+
+const UsiLeafNode *
+usi_member_group_get_leaf_node (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, NULL);
+
+  return &group->leaf.node;
+}
+
+const guint8 *
+usi_member_group_get_room_id (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, NULL);
+
+  return group->info->room_id;
+}
+
+const UsiGroupInfo *
+usi_member_group_get_group_info (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, NULL);
+
+  return group->info;
+}
+
+UsiEpoch *
+usi_member_group_get_epoch (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, NULL);
+
+  return group->epoch;
+}
+
+UsiEpoch *
+usi_member_group_get_previous_epoch (UsiMemberGroup *group)
+{
+  g_return_val_if_fail (group != NULL, NULL);
+
+  return group->previous_epoch;
+}
+
+UsiEpoch *
+usi_member_group_lookup_epoch (UsiMemberGroup *group,
+                               guint64         number)
+{
+  g_return_val_if_fail (group != NULL, NULL);
+
+  if (usi_epoch_get_number (group->epoch) == number)
+    return group->epoch;
+  if (group->previous_epoch != NULL && usi_epoch_get_number (group->previous_epoch) == number)
+    return group->previous_epoch;
+
+  return NULL;
+}
+
+void
+usi_member_group_forget_previous_epoch (UsiMemberGroup *group)
+{
+  g_return_if_fail (group != NULL);
+
+  g_clear_pointer (&group->previous_epoch, usi_epoch_unref);
+}
