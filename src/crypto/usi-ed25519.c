@@ -71,26 +71,59 @@ usi_ed25519_public_from_seed (const guint8  *seed,
   return TRUE;
 }
 
-gboolean
-usi_ed25519_sign (const guint8  *seed,
-                  const guint8  *message,
-                  gsize          length,
-                  guint8        *signature,
-                  GError       **error)
+struct _UsiEd25519SigningKey
 {
-  g_autoptr(EVP_PKEY) key = NULL;
+  EVP_PKEY *key;
+};
+
+UsiEd25519SigningKey *
+usi_ed25519_signing_key_new (const guint8  *seed,
+                             GError       **error)
+{
+  g_autoptr(UsiEd25519SigningKey) signing_key = g_new0 (UsiEd25519SigningKey, 1);
+
+  g_return_val_if_fail (seed != NULL, NULL);
+
+  ERR_clear_error ();
+  signing_key->key = EVP_PKEY_new_raw_private_key (EVP_PKEY_ED25519, NULL, seed, USI_ED25519_SEED_LENGTH);
+  if (signing_key->key == NULL)
+    {
+      _usi_crypto_set_openssl_error (error, USI_CRYPTO_ERROR_FAILED, _("Ed25519 signing"));
+      return NULL;
+    }
+
+  return g_steal_pointer (&signing_key);
+}
+
+void
+usi_ed25519_signing_key_free (UsiEd25519SigningKey *key)
+{
+  if (key == NULL)
+    return;
+
+  /* EVP_PKEY_free cleanses the private key it holds. */
+  EVP_PKEY_free (key->key);
+  g_free (key);
+}
+
+gboolean
+usi_ed25519_signing_key_sign (UsiEd25519SigningKey  *key,
+                              const guint8          *message,
+                              gsize                  length,
+                              guint8                *signature,
+                              GError               **error)
+{
   g_autoptr(EVP_MD_CTX) context = NULL;
   gsize signature_length = USI_ED25519_SIGNATURE_LENGTH;
 
-  g_return_val_if_fail (seed != NULL, FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
   g_return_val_if_fail (message != NULL || length == 0, FALSE);
   g_return_val_if_fail (signature != NULL, FALSE);
 
   ERR_clear_error ();
-  key = EVP_PKEY_new_raw_private_key (EVP_PKEY_ED25519, NULL, seed, USI_ED25519_SEED_LENGTH);
   context = EVP_MD_CTX_new ();
-  if (key == NULL || context == NULL ||
-      EVP_DigestSignInit_ex (context, NULL, NULL, NULL, NULL, key, NULL) != 1 ||
+  if (context == NULL ||
+      EVP_DigestSignInit_ex (context, NULL, NULL, NULL, NULL, key->key, NULL) != 1 ||
       EVP_DigestSign (context, signature, &signature_length,
                       message ? message : (const guint8 *) "", length) != 1)
     {
@@ -100,6 +133,22 @@ usi_ed25519_sign (const guint8  *seed,
   g_assert (signature_length == USI_ED25519_SIGNATURE_LENGTH);
 
   return TRUE;
+}
+
+gboolean
+usi_ed25519_sign (const guint8  *seed,
+                  const guint8  *message,
+                  gsize          length,
+                  guint8        *signature,
+                  GError       **error)
+{
+  g_autoptr(UsiEd25519SigningKey) key = NULL;
+
+  g_return_val_if_fail (seed != NULL, FALSE);
+  g_return_val_if_fail (signature != NULL, FALSE);
+
+  key = usi_ed25519_signing_key_new (seed, error);
+  return key != NULL && usi_ed25519_signing_key_sign (key, message, length, signature, error);
 }
 
 /* RFC 8032 §5.1.3 rejects y >= p and x = 0 with the sign bit set.  OpenSSL

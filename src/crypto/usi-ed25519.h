@@ -31,4 +31,19 @@ gboolean usi_ed25519_verify           (const guint8  *public_key,
                                        gsize          signature_length,
                                        GError       **error);
 
+/* A signing key loaded once: loading the seed computes the public key, which
+ * costs as much as a signature, so a key that signs often (an identity) is
+ * kept loaded.  Freed with its secret wiped. */
+typedef struct _UsiEd25519SigningKey UsiEd25519SigningKey;
+
+UsiEd25519SigningKey *usi_ed25519_signing_key_new  (const guint8          *seed,
+                                                    GError               **error);
+void                  usi_ed25519_signing_key_free (UsiEd25519SigningKey  *key);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UsiEd25519SigningKey, usi_ed25519_signing_key_free)
+gboolean              usi_ed25519_signing_key_sign (UsiEd25519SigningKey  *key,
+                                                    const guint8          *message,
+                                                    gsize                  length,
+                                                    guint8                *signature,
+                                                    GError               **error);
+
 G_END_DECLS

@@ -187,19 +187,19 @@ usi_mls_derive_tree_secret (const char    *prefix,
 }
 
 gboolean
-usi_mls_sign_with_label (const char    *prefix,
-                         const guint8  *seed,
-                         const char    *label,
-                         const guint8  *content,
-                         gsize          content_length,
-                         guint8        *signature,
-                         GError       **error)
+usi_mls_sign_with_label_key (const char            *prefix,
+                             UsiEd25519SigningKey  *key,
+                             const char            *label,
+                             const guint8          *content,
+                             gsize                  content_length,
+                             guint8                *signature,
+                             GError               **error)
 {
   Encoder sign_content;
   gboolean ok;
 
   g_return_val_if_fail (prefix != NULL, FALSE);
-  g_return_val_if_fail (seed != NULL, FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
   g_return_val_if_fail (label != NULL, FALSE);
   g_return_val_if_fail (content != NULL || content_length == 0, FALSE);
   g_return_val_if_fail (signature != NULL, FALSE);
@@ -208,9 +208,27 @@ usi_mls_sign_with_label (const char    *prefix,
                         content, content_length, error))
     return FALSE;
 
-  ok = usi_ed25519_sign (seed, sign_content.data, sign_content.length, signature, error);
+  ok = usi_ed25519_signing_key_sign (key, sign_content.data, sign_content.length, signature, error);
   encoder_clear (&sign_content);
   return ok;
+}
+
+gboolean
+usi_mls_sign_with_label (const char    *prefix,
+                         const guint8  *seed,
+                         const char    *label,
+                         const guint8  *content,
+                         gsize          content_length,
+                         guint8        *signature,
+                         GError       **error)
+{
+  g_autoptr(UsiEd25519SigningKey) key = NULL;
+
+  g_return_val_if_fail (seed != NULL, FALSE);
+
+  key = usi_ed25519_signing_key_new (seed, error);
+  return key != NULL &&
+         usi_mls_sign_with_label_key (prefix, key, label, content, content_length, signature, error);
 }
 
 gboolean

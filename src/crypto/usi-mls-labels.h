@@ -56,6 +56,15 @@ gboolean usi_mls_sign_with_label         (const char    *prefix,
                                           GError       **error);
 /* VerifyWithLabel: USI_CRYPTO_ERROR_AUTHENTICATION when the signature does
  * not verify, USI_CRYPTO_ERROR_INVALID_KEY when the public key does not decode. */
+/* SignWithLabel with a key loaded once (usi-ed25519.h), for signers that
+ * sign often. */
+gboolean usi_mls_sign_with_label_key     (const char            *prefix,
+                                          UsiEd25519SigningKey  *key,
+                                          const char            *label,
+                                          const guint8          *content,
+                                          gsize                  content_length,
+                                          guint8                *signature,
+                                          GError               **error);
 gboolean usi_mls_verify_with_label       (const char    *prefix,
                                           const guint8  *public_key,
                                           const char    *label,

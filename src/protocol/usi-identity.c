@@ -24,8 +24,10 @@
 
 struct _UsiIdentity
 {
-  guint8 seed[USI_ED25519_SEED_LENGTH];
-  guint8 public_key[USI_ED25519_PUBLIC_KEY_LENGTH];
+  guint8                seed[USI_ED25519_SEED_LENGTH];
+  guint8                public_key[USI_ED25519_PUBLIC_KEY_LENGTH];
+  /* Loaded once: an identity signs every message it sends. */
+  UsiEd25519SigningKey *signing_key;
 };
 
 UsiIdentity *
@@ -37,6 +39,9 @@ usi_identity_generate (UsiRandom  *random,
   g_return_val_if_fail (random != NULL, NULL);
 
   if (!usi_ed25519_generate (random, identity->seed, identity->public_key, error))
+    return NULL;
+  identity->signing_key = usi_ed25519_signing_key_new (identity->seed, error);
+  if (identity->signing_key == NULL)
     return NULL;
 
   return g_steal_pointer (&identity);
@@ -53,6 +58,9 @@ usi_identity_new_from_seed (const guint8  *seed,
   memcpy (identity->seed, seed, sizeof identity->seed);
   if (!usi_ed25519_public_from_seed (identity->seed, identity->public_key, error))
     return NULL;
+  identity->signing_key = usi_ed25519_signing_key_new (identity->seed, error);
+  if (identity->signing_key == NULL)
+    return NULL;
 
   return g_steal_pointer (&identity);
 }
@@ -63,6 +71,7 @@ usi_identity_free (UsiIdentity *identity)
   if (identity == NULL)
     return;
 
+  g_clear_pointer (&identity->signing_key, usi_ed25519_signing_key_free);
   usi_secret_wipe (identity, sizeof *identity);
   g_free (identity);
 }
@@ -96,8 +105,8 @@ usi_identity_sign (UsiIdentity   *identity,
   g_return_val_if_fail (identity != NULL, FALSE);
   g_return_val_if_fail (label != NULL, FALSE);
 
-  return usi_mls_sign_with_label (USI_LABEL_PREFIX, identity->seed, label,
-                                  content, length, signature, error);
+  return usi_mls_sign_with_label_key (USI_LABEL_PREFIX, identity->signing_key, label,
+                                      content, length, signature, error);
 }
 
 gboolean

@@ -5,7 +5,10 @@
  * core: everything runs on one thread.  Exits 0 even when a goal is missed
  * (the figure then says ok: false); only bad usage or a failure to run the
  * code under test is an error.  Touches no key material of its own: it only
- * calls the public crypto API, never libcrypto.
+ * calls the public crypto and protocol APIs of the product libraries (system
+ * randomness), never libcrypto.
+ *
+ * Groups: crypto (the primitives), protocol (messages and commits).
  */
 
 #define G_LOG_DOMAIN "usi-bench"
@@ -24,6 +27,11 @@
 #include "crypto/usi-hpke.h"
 #include "crypto/usi-mls-labels.h"
 #include "crypto/usi-mls-secret-tree.h"
+#include "protocol/usi-identity.h"
+#include "protocol/usi-member-group.h"
+#include "protocol/usi-message.h"
+#include "protocol/usi-message-channel.h"
+#include "protocol/usi-owner-group.h"
 
 /* Every figure runs at least this long. */
 #define MIN_DURATION_USEC (2 * G_USEC_PER_SEC)
@@ -43,20 +51,28 @@ typedef struct
   double      anchor_value;  /* NAN when the anchor could not be measured */
   double      goal;          /* in the figure's unit */
   const char *goal_text;
+  gboolean    goal_is_max;   /* the value must be at most the goal (times) */
+  int         decimals;      /* printed after the point; 0 means 1 */
 } Figure;
 
 static gboolean json_output;
 
 static void
 append_json_number (GString *out,
-                    double   value)
+                    double   value,
+                    int      decimals)
 {
   char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+  char format[8];
 
   if (isnan (value))
-    g_string_append (out, "null");
-  else
-    g_string_append (out, g_ascii_formatd (buffer, sizeof buffer, "%.1f", value));
+    {
+      g_string_append (out, "null");
+      return;
+    }
+
+  g_snprintf (format, sizeof format, "%%.%df", decimals);
+  g_string_append (out, g_ascii_formatd (buffer, sizeof buffer, format, value));
 }
 
 static void
@@ -82,7 +98,9 @@ append_json_string (GString    *out,
 static void
 report (const Figure *figure)
 {
-  gboolean ok = !isnan (figure->goal) && figure->value >= figure->goal;
+  int decimals = figure->decimals > 0 ? figure->decimals : 1;
+  gboolean ok = !isnan (figure->goal) && !isnan (figure->value) &&
+                (figure->goal_is_max ? figure->value <= figure->goal : figure->value >= figure->goal);
 
   if (json_output)
     {
@@ -92,21 +110,21 @@ report (const Figure *figure)
       g_string_append (out, ",\"metric\":");
       append_json_string (out, figure->metric);
       g_string_append (out, ",\"value\":");
-      append_json_number (out, figure->value);
+      append_json_number (out, figure->value, decimals);
       g_string_append (out, ",\"unit\":");
       append_json_string (out, figure->unit);
       g_string_append (out, ",\"anchor\":");
       append_json_string (out, figure->anchor);
       g_string_append (out, ",\"anchor_value\":");
-      append_json_number (out, figure->anchor != NULL ? figure->anchor_value : NAN);
+      append_json_number (out, figure->anchor != NULL ? figure->anchor_value : NAN, 1);
       g_string_append (out, ",\"goal\":");
-      append_json_number (out, figure->goal);
+      append_json_number (out, figure->goal, decimals);
       g_string_append_printf (out, ",\"ok\":%s}", ok ? "true" : "false");
       printf ("%s\n", out->str);
     }
   else
     {
-      printf ("%-52s %12.1f %s\n", figure->description, figure->value, figure->unit);
+      printf ("%-52s %12.*f %s\n", figure->description, decimals, figure->value, figure->unit);
       if (figure->anchor != NULL && isnan (figure->anchor_value))
         printf ("    anchor %s: could not be measured; goal %s\n", figure->anchor, figure->goal_text);
       else if (figure->anchor != NULL)
@@ -224,6 +242,19 @@ measure_openssl_x25519 (void)
 
   /* " 253 bits ecdh (X25519)   0.0000s  26934.0" */
   return parse_speed_row (output, "253 bits ecdh (X25519)");
+}
+
+
+/* Ed25519 verifications per second. */
+static double
+measure_openssl_ed25519_verify (void)
+{
+  static const char * const arguments[] = { "ed25519", NULL };
+  g_autofree char *output = run_openssl_speed (arguments);
+
+  /* " 253 bits EdDSA (Ed25519)   0.0001s   0.0001s  17158.0   7615.0": the
+   * last column is verify/s. */
+  return parse_speed_row (output, "253 bits EdDSA (Ed25519)");
 }
 
 
@@ -483,6 +514,372 @@ bench_crypto (void)
   bench_secret_tree ();
 }
 
+
+/* The protocol group: rooms built with the owner's and members' own state
+ * machines, exactly as the session layer drives them, on system randomness. */
+
+/* A room of this many members (owner included) for messages, and for commits. */
+#define MESSAGE_ROOM_MEMBERS  10
+#define COMMIT_ROOM_MEMBERS   100
+#define MESSAGE_BODY_LENGTH   100
+/* Messages sealed ahead (untimed), then opened in order (timed). */
+#define OPEN_BATCH            2048
+#define WARM_UP_MESSAGES      256
+/* Commits: at least this many runs, and at least MIN_DURATION_USEC of them. */
+#define MIN_COMMIT_RUNS       20
+#define MAX_COMMIT_RUNS       2000
+#define WARM_UP_COMMITS       3
+#define BENCH_NOW_MS          G_GUINT64_CONSTANT (1700000000000)
+
+/* A member whose state the bench keeps: it follows every commit made after
+ * it joined. */
+typedef struct
+{
+  UsiIdentity    *identity;
+  UsiMemberGroup *group;
+} Follower;
+
+typedef struct
+{
+  UsiIdentity   *owner;
+  UsiOwnerGroup *owner_group;
+  guint8         room_id[USI_ROOM_ID_LENGTH];
+  GPtrArray     *followers;   /* Follower */
+} BenchRoom;
+
+static void
+follower_free (Follower *follower)
+{
+  usi_member_group_free (follower->group);
+  usi_identity_free (follower->identity);
+  g_free (follower);
+}
+
+static void
+bench_room_free (BenchRoom *room)
+{
+  g_ptr_array_unref (room->followers);
+  usi_owner_group_free (room->owner_group);
+  usi_identity_free (room->owner);
+  g_free (room);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchRoom, bench_room_free)
+
+static void
+bench_room_deliver (BenchRoom *room,
+                    GBytes    *commit)
+{
+  for (guint i = 0; i < room->followers->len; i++)
+    {
+      Follower *follower = g_ptr_array_index (room->followers, i);
+      g_autoptr(GError) error = NULL;
+      UsiMemberCommitOutcome outcome;
+
+      if (!usi_member_group_process_commit (follower->group, g_bytes_get_data (commit, NULL),
+                                            g_bytes_get_size (commit), &outcome, &error))
+        die ("processing a commit", error);
+      if (outcome != USI_MEMBER_COMMIT_APPLIED)
+        die ("processing a commit (removed)", NULL);
+    }
+}
+
+/* A room of @n_members, owner included, whose last @n_followers joiners keep
+ * their member state. */
+static BenchRoom *
+bench_room_new (guint n_members,
+                guint n_followers)
+{
+  UsiRandom *random = usi_random_get_system ();
+  g_autoptr(BenchRoom) room = g_new0 (BenchRoom, 1);
+  g_autoptr(GBytes) genesis = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(UsiLeafSecret) owner_leaf = { 0 };
+  UsiRoomConfig config;
+
+  g_assert (n_followers < n_members);
+
+  room->followers = g_ptr_array_new_with_free_func ((GDestroyNotify) follower_free);
+  room->owner = usi_identity_generate (random, &error);
+  if (room->owner == NULL ||
+      !usi_leaf_secret_generate (random, room->owner, 1, BENCH_NOW_MS, &owner_leaf, &error) ||
+      !usi_random_fill (random, room->room_id, sizeof room->room_id, &error))
+    die ("room owner", error);
+  usi_room_config_init_default (&config);
+  room->owner_group = usi_owner_group_create (room->owner, &owner_leaf.node, "Owner", room->room_id,
+                                              &config, NULL, random, &genesis, &error);
+  if (room->owner_group == NULL)
+    die ("creating a room", error);
+
+  for (guint i = 1; i < n_members; i++)
+    {
+      g_autoptr(UsiIdentity) identity = NULL;
+      g_auto(UsiLeafSecret) leaf = { 0 };
+      g_autoptr(GBytes) commit = NULL;
+      g_autoptr(GBytes) welcome = NULL;
+      g_autofree char *name = g_strdup_printf ("Member %u", i);
+      guint32 index;
+
+      identity = usi_identity_generate (random, &error);
+      if (identity == NULL ||
+          !usi_leaf_secret_generate (random, identity, 1, BENCH_NOW_MS, &leaf, &error))
+        die ("member identity", error);
+      if (!usi_owner_group_add_member (room->owner_group, &leaf.node, name, random,
+                                       &index, &commit, &welcome, &error))
+        die ("adding a member", error);
+      bench_room_deliver (room, commit);
+
+      if (i >= n_members - n_followers)
+        {
+          Follower *follower = g_new0 (Follower, 1);
+
+          follower->group = usi_member_group_new_from_welcome (g_bytes_get_data (welcome, NULL),
+                                                               g_bytes_get_size (welcome), room->room_id,
+                                                               usi_identity_get_public_key (room->owner),
+                                                               identity, &leaf, NULL, &error);
+          if (follower->group == NULL)
+            die ("joining from a welcome", error);
+          follower->identity = g_steal_pointer (&identity);
+          g_ptr_array_add (room->followers, follower);
+        }
+    }
+
+  return g_steal_pointer (&room);
+}
+
+static Follower *
+bench_room_get_follower (BenchRoom *room,
+                         guint      i)
+{
+  return g_ptr_array_index (room->followers, i);
+}
+
+static UsiMessageChannel *
+follower_channel_new (Follower *follower)
+{
+  g_autoptr(GError) error = NULL;
+  UsiMessageChannel *channel = usi_message_channel_new (usi_member_group_get_epoch (follower->group), &error);
+
+  if (channel == NULL)
+    die ("message channel", error);
+  return channel;
+}
+
+static GBytes *
+seal_text (UsiMessageChannel *channel,
+           Follower          *sender,
+           const guint8      *text,
+           guint64            sent_ms)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *frame = usi_message_channel_seal (channel, sender->identity, USI_CONTENT_TYPE_TEXT,
+                                            text, MESSAGE_BODY_LENGTH, sent_ms,
+                                            usi_random_get_system (), &error);
+
+  if (frame == NULL)
+    die ("sealing a message", error);
+  return frame;
+}
+
+static void
+open_text (UsiMessageChannel *channel,
+           GBytes            *frame)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsiReceivedMessage) message = NULL;
+
+  message = usi_message_channel_open (channel, g_bytes_get_data (frame, NULL), g_bytes_get_size (frame),
+                                      BENCH_NOW_MS, &error);
+  if (message == NULL)
+    die ("opening a message", error);
+  if (g_bytes_get_size (message->body) != MESSAGE_BODY_LENGTH || message->gap)
+    die ("opening a message (wrong content)", NULL);
+}
+
+static void
+bench_messages (double ed25519_verify)
+{
+  g_autoptr(BenchRoom) room = NULL;
+  g_autoptr(UsiMessageChannel) sealer = NULL;
+  g_autoptr(UsiMessageChannel) sender = NULL;
+  g_autoptr(UsiMessageChannel) receiver = NULL;
+  g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  guint8 text[MESSAGE_BODY_LENGTH];
+  Figure figure = {
+    .bench = "protocol",
+    .metric = "app_message_seal_100B",
+    .description = "seal an application message (100 B, 10 members)",
+    .unit = "msg/s",
+    .anchor = NULL,
+    .anchor_value = NAN,
+    .goal = 20000,
+    .goal_text = "≥ 20000 msg/s",
+  };
+  guint64 operations = 0, sent_ms = BENCH_NOW_MS;
+  gint64 elapsed = 0;
+  Timer timer;
+
+  /* Printable text, as typed. */
+  for (gsize i = 0; i < sizeof text; i++)
+    text[i] = "The quick brown fox jumps over the lazy dog. "[i % 45];
+
+  /* Three members keep their state: one seals for the first figure, one
+   * seals the batches the third opens (a separate sender, so the receiver
+   * sees its generations from 0, in order). */
+  room = bench_room_new (MESSAGE_ROOM_MEMBERS, 3);
+  sealer = follower_channel_new (bench_room_get_follower (room, 0));
+  sender = follower_channel_new (bench_room_get_follower (room, 1));
+  receiver = follower_channel_new (bench_room_get_follower (room, 2));
+
+  /* 1. Sealing. */
+  for (guint i = 0; i < WARM_UP_MESSAGES; i++)
+    {
+      g_autoptr(GBytes) frame = seal_text (sealer, bench_room_get_follower (room, 0), text, sent_ms++);
+    }
+  timer_start (&timer);
+  do
+    {
+      g_autoptr(GBytes) frame = seal_text (sealer, bench_room_get_follower (room, 0), text, sent_ms++);
+
+      operations++;
+    }
+  while (timer_running (&timer));
+  figure.value = operations / timer_seconds (&timer);
+  report (&figure);
+
+  /* 2. Opening: batches sealed ahead, untimed, then opened in order. */
+  for (guint i = 0; i < WARM_UP_MESSAGES; i++)
+    {
+      g_autoptr(GBytes) frame = seal_text (sender, bench_room_get_follower (room, 1), text, sent_ms++);
+
+      open_text (receiver, frame);
+    }
+  operations = 0;
+  while (elapsed < MIN_DURATION_USEC)
+    {
+      gint64 start;
+
+      g_ptr_array_set_size (batch, 0);
+      for (guint i = 0; i < OPEN_BATCH; i++)
+        g_ptr_array_add (batch, seal_text (sender, bench_room_get_follower (room, 1), text, sent_ms++));
+
+      start = g_get_monotonic_time ();
+      for (guint i = 0; i < batch->len; i++)
+        open_text (receiver, g_ptr_array_index (batch, i));
+      elapsed += g_get_monotonic_time () - start;
+      operations += batch->len;
+    }
+  figure.metric = "app_message_open_100B";
+  figure.description = "open an application message (100 B, 10 members)";
+  figure.anchor = "openssl speed ed25519 (verifications)";
+  figure.anchor_value = ed25519_verify;
+  figure.goal = 0.7 * ed25519_verify;
+  figure.goal_text = "≥ 0.7 × anchor";
+  figure.unit = "msg/s";
+  figure.value = operations / ((double) elapsed / G_USEC_PER_SEC);
+  report (&figure);
+}
+
+static int
+compare_doubles (gconstpointer a,
+                 gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+static double
+median (GArray *samples)
+{
+  guint n = samples->len;
+
+  g_array_sort (samples, compare_doubles);
+  if (n % 2 == 1)
+    return g_array_index (samples, double, n / 2);
+  return (g_array_index (samples, double, n / 2 - 1) + g_array_index (samples, double, n / 2)) / 2;
+}
+
+/* The owner rotates the keys of a full room; one member processes it.  The
+ * commit seals a fresh commit_secret to each of the 99 other members. */
+static void
+bench_commits (void)
+{
+  g_autoptr(BenchRoom) room = NULL;
+  g_autoptr(GArray) create_ms = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr(GArray) process_ms = g_array_new (FALSE, FALSE, sizeof (double));
+  Follower *member;
+  Figure figure = {
+    .bench = "protocol",
+    .unit = "ms",
+    .anchor = NULL,
+    .anchor_value = NAN,
+    .goal_is_max = TRUE,
+    .decimals = 3,
+  };
+  gint64 loop_start = 0;
+
+  room = bench_room_new (COMMIT_ROOM_MEMBERS, 1);
+  member = bench_room_get_follower (room, 0);
+  if (usi_epoch_get_roster (usi_owner_group_get_epoch (room->owner_group))->len != COMMIT_ROOM_MEMBERS)
+    die ("building a room of 100", NULL);
+
+  for (guint run = 0; ; run++)
+    {
+      g_autoptr(GBytes) commit = NULL;
+      g_autoptr(GError) error = NULL;
+      UsiMemberCommitOutcome outcome;
+      gint64 t0, t1, t2;
+      double create, process;
+
+      if (run == WARM_UP_COMMITS)
+        loop_start = g_get_monotonic_time ();
+
+      t0 = g_get_monotonic_time ();
+      if (!usi_owner_group_rotate (room->owner_group, usi_random_get_system (), &commit, &error))
+        die ("rotating the keys", error);
+      t1 = g_get_monotonic_time ();
+      if (!usi_member_group_process_commit (member->group, g_bytes_get_data (commit, NULL),
+                                            g_bytes_get_size (commit), &outcome, &error))
+        die ("processing a commit", error);
+      t2 = g_get_monotonic_time ();
+      if (outcome != USI_MEMBER_COMMIT_APPLIED)
+        die ("processing a commit (removed)", NULL);
+
+      if (run < WARM_UP_COMMITS)
+        continue;
+      create = (double) (t1 - t0) / 1000;
+      process = (double) (t2 - t1) / 1000;
+      g_array_append_val (create_ms, create);
+      g_array_append_val (process_ms, process);
+      if ((create_ms->len >= MIN_COMMIT_RUNS && g_get_monotonic_time () - loop_start >= MIN_DURATION_USEC) ||
+          create_ms->len >= MAX_COMMIT_RUNS)
+        break;
+    }
+
+  figure.metric = "commit_create_100_members";
+  figure.description = g_strdup_printf ("create a commit, 100 members (median of %u)", create_ms->len);
+  figure.value = median (create_ms);
+  figure.goal = 20;
+  figure.goal_text = "≤ 20 ms";
+  report (&figure);
+  g_free ((char *) figure.description);
+
+  figure.metric = "commit_process_100_members";
+  figure.description = g_strdup_printf ("process a commit, 100 members (median of %u)", process_ms->len);
+  figure.value = median (process_ms);
+  figure.goal = 2;
+  figure.goal_text = "≤ 2 ms";
+  report (&figure);
+  g_free ((char *) figure.description);
+}
+
+static void
+bench_protocol (void)
+{
+  bench_messages (measure_openssl_ed25519_verify ());
+  bench_commits ();
+}
+
 int
 main (int    argc,
       char **argv)
@@ -497,7 +894,7 @@ main (int    argc,
         group = argv[i];
       else
         {
-          g_printerr ("usage: usi-bench GROUP [--json]   (groups: crypto)\n");
+          g_printerr ("usage: usi-bench GROUP [--json]   (groups: crypto, protocol)\n");
           return 2;
         }
     }
@@ -506,9 +903,11 @@ main (int    argc,
 
   if (g_str_equal (group, "crypto"))
     bench_crypto ();
+  else if (g_str_equal (group, "protocol"))
+    bench_protocol ();
   else
     {
-      g_printerr ("usi-bench: unknown group “%s” (groups: crypto)\n", group);
+      g_printerr ("usi-bench: unknown group “%s” (groups: crypto, protocol)\n", group);
       return 2;
     }
 
