@@ -3,7 +3,7 @@
 /* File names and relative paths as a peer's offer carries them, through the
  * sanitizer that decides what is created on disk.  The first input byte
  * picks a name (even) or a path (odd); the rest, NULs included, is the text.
- * Whatever comes out must be safe by every rule of docs/protocol.md §10.4
+ * Whatever comes out must be safe by every rule of docs/protocol.md §10.8
  * checked here independently, and sanitizing it again must change nothing. */
 
 #include "config.h"
