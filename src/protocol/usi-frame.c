@@ -11,13 +11,16 @@
 
 #include "usi-frame.h"
 #include "usi-protocol-error.h"
+#include "usi-relay-frame.h"
 #include "usi-wire.h"
 
 gsize
 usi_frame_get_max_body_length (guint8 type)
 {
+  /* Control frames have a maximum per type (§11.2), 0 for the unknown
+   * ones, so a reader refuses them before buffering a body. */
   if (type >= USI_FRAME_RELAY_FIRST && type <= USI_FRAME_RELAY_LAST)
-    return USI_FRAME_MAX_CONTROL;
+    return usi_relay_frame_get_max_body (type);
 
   switch (type)
     {

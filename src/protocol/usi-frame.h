@@ -13,8 +13,8 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  /* 0x01–0x1f: relay control, between a client and its relay (the network
-   * layer defines their bodies). */
+  /* 0x01–0x1f: relay control, between a client and its relay (bodies and
+   * maxima in usi-relay-frame.h). */
   USI_FRAME_RELAY_FIRST     = 0x01,
   USI_FRAME_RELAY_LAST      = 0x1f,
   /* 0x20–0x2f: membership, end to end between members and the owner. */
@@ -28,7 +28,7 @@ typedef enum
   USI_FRAME_FILE_CHUNK      = 0x31,
 } UsiFrameType;
 
-#define USI_FRAME_MAX_CONTROL     (64 * 1024)
+#define USI_FRAME_MAX_CONTROL     (64 * 1024)     /* JoinRequest, JoinRefusal, LeafUpdate */
 #define USI_FRAME_MAX_COMMIT      (1024 * 1024)   /* ~100 members need ~50 KiB */
 #define USI_FRAME_MAX_APP_MESSAGE (80 * 1024)     /* 64 KiB bucket + header, signature, tag */
 #define USI_FRAME_MAX_FILE_CHUNK  (17 * 1024)     /* 16 KiB chunk + tag + header */

@@ -24,6 +24,7 @@
 #include "protocol/usi-invite.h"
 #include "protocol/usi-member-group.h"
 #include "protocol/usi-message.h"
+#include "protocol/usi-relay-frame.h"
 #include "protocol/usi-welcome.h"
 #include "protocol/usi-wire.h"
 
@@ -198,6 +199,45 @@ write_prefixed_seed (const char   *target,
   g_byte_array_append (seed, &prefix, 1);
   g_byte_array_append (seed, data, length);
   write_seed_array (target, seed);
+}
+
+/* fuzz-relay-frame.c: the type ‖ the body, one of each control frame. */
+static void
+write_relay_frame_seeds (void)
+{
+  static const guint8 room_id[USI_RELAY_ID_LENGTH] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+  static const guint8 invite_id[USI_RELAY_ID_LENGTH] = { 0x11 };
+  static const guint8 key[USI_RELAY_KEY_LENGTH] = { 0x20, 0x21, 0x22 };
+  static const guint8 signature[USI_RELAY_SIGNATURE_LENGTH] = { 0x30, 0x31 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) app = usi_frame_encode (USI_FRAME_APP_MESSAGE, (const guint8 *) "hello", 5, &error);
+  g_autoptr(GBytes) commit = usi_frame_encode (USI_FRAME_COMMIT, (const guint8 *) "commit", 6, &error);
+  g_autoptr(GBytes) commit_body = g_bytes_new_static ("commit", 6);
+  GBytes *frames[] = {
+    usi_relay_frame_new_hello (key, signature),
+    usi_relay_frame_new_hello_ok (1700000000000),
+    usi_relay_frame_new_create_room (1, commit_body),
+    usi_relay_frame_new_open_preshared_room (2, room_id),
+    usi_relay_frame_new_subscribe (3, room_id, 42),
+    usi_relay_frame_new_register_invite (4, room_id, invite_id, 1700000000000),
+    usi_relay_frame_new_post (5, room_id, NULL, app),
+    usi_relay_frame_new_post (6, room_id, key, commit),
+    usi_relay_frame_new_ack (5, 43, USI_RELAY_ACK_RECIPIENT_OFFLINE),
+    usi_relay_frame_new_refused (6, USI_RELAY_REFUSED_NOT_MEMBER, "Zoë is not in the room"),
+    usi_relay_frame_new_deliver (room_id, 43, app),
+    usi_relay_frame_new_ping (7),
+    usi_relay_frame_new_pong (7),
+  };
+
+  g_assert_no_error (error);
+  for (gsize i = 0; i < G_N_ELEMENTS (frames); i++)
+    {
+      gsize length;
+      const guint8 *data = g_bytes_get_data (frames[i], &length);
+
+      write_prefixed_seed ("relay-frame", data[5], data + USI_FRAME_HEADER_LENGTH, length - USI_FRAME_HEADER_LENGTH);
+      g_bytes_unref (frames[i]);
+    }
 }
 
 /* fuzz-invite.c: 0x00 ‖ text, or 0x01 ‖ payload without its checksum. */
@@ -498,6 +538,7 @@ main (int   argc,
   only_targets = argv + 2;
 
   write_frame_seeds ();
+  write_relay_frame_seeds ();
   write_wire_seeds ();
   write_leaf_node_seeds ();
   write_display_name_seeds ();
