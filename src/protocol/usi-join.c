@@ -52,6 +52,11 @@ struct _UsiJoinRequest
   guint8   joiner_leaf_key[USI_KEY_LENGTH];
   guint8   ciphertext[REQUEST_CIPHERTEXT_LENGTH];
   gboolean authenticated;
+  /* Once the request opened: the identity key its content names.  Only a
+   * routing hint for the answer (the refusal is sealed to joiner_leaf_key
+   * anyway); checked only when the request is accepted. */
+  gboolean sender_identity_known;
+  guint8   sender_identity_key[USI_KEY_LENGTH];
 };
 
 struct _UsiJoiner
@@ -389,6 +394,14 @@ usi_join_request_get_joiner_leaf_key (UsiJoinRequest *request)
   return request->joiner_leaf_key;
 }
 
+const guint8 *
+usi_join_request_get_sender_identity_key (UsiJoinRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+
+  return request->sender_identity_known ? request->sender_identity_key : NULL;
+}
+
 gboolean
 usi_join_request_is_authenticated (UsiJoinRequest *request)
 {
@@ -661,6 +674,11 @@ open_request (UsiInviteBook        *book,
       _usi_protocol_propagate_crypto_error (error, crypto_error, USI_PROTOCOL_ERROR_DECRYPTION_FAILED);
       return FALSE;
     }
+
+  /* JoinContent starts with the joiner's LeafNode, which starts with its
+   * identity key. */
+  memcpy (request->sender_identity_key, plaintext, USI_KEY_LENGTH);
+  request->sender_identity_known = TRUE;
 
   return TRUE;
 }

@@ -78,6 +78,10 @@ const guint8   *usi_join_request_get_joiner_leaf_key (UsiJoinRequest    *request
 /* TRUE once an invite book opened it with the invite's PSK: its sender
  * holds the invite secret and the joiner leaf key, so a refusal may be
  * sealed to that key.  Requests the joiner made are authenticated too. */
+/* After the owner's book opened the request (even to refuse it): the
+ * identity key its content names, to address the answer to at the relay;
+ * NULL before.  Authenticated only when the book accepted the request. */
+const guint8   *usi_join_request_get_sender_identity_key (UsiJoinRequest *request);
 gboolean        usi_join_request_is_authenticated  (UsiJoinRequest      *request);
 
 /* A joiner whose request passed every check of the invite book: what the
