@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 typedef struct
 {
@@ -23,28 +24,29 @@ run_result_clear (RunResult *result)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RunResult, run_result_clear)
 
+/* Runs `program` with `environment` added to the test's own (NULL: none). */
 static void
-run (RunResult  *result,
-     const char *program,
-     ...)
+run_va (RunResult          *result,
+        const char * const *environment,
+        const char         *program,
+        va_list             args)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
   const char *subdir = g_str_equal (program, "usi-cli") ? "cli" : "relay";
-  va_list args;
 
   g_ptr_array_add (argv, g_build_filename (USI_BUILD_ROOT, "src", subdir, program, NULL));
-  va_start (args, program);
   for (const char *arg = va_arg (args, const char *); arg != NULL; arg = va_arg (args, const char *))
     g_ptr_array_add (argv, g_strdup (arg));
-  va_end (args);
   g_ptr_array_add (argv, NULL);
 
-  process = g_subprocess_newv ((const char * const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
-                               G_SUBPROCESS_FLAGS_STDIN_PIPE,
-                               &error);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  for (guint i = 0; environment != NULL && environment[i] != NULL; i += 2)
+    g_subprocess_launcher_setenv (launcher, environment[i], environment[i + 1], TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (process, "", NULL, &result->out, &result->err, &error);
   g_assert_no_error (error);
@@ -52,15 +54,36 @@ run (RunResult  *result,
   result->status = g_subprocess_get_exit_status (process);
 }
 
-static guint
-count_lines (const char *text)
+static void
+run (RunResult  *result,
+     const char *program,
+     ...)
 {
-  guint lines = 0;
+  va_list args;
 
-  for (const char *p = text; *p; p++)
-    lines += *p == '\n';
-  return lines;
+  va_start (args, program);
+  run_va (result, NULL, program, args);
+  va_end (args);
 }
+
+static void
+run_env (RunResult          *result,
+         const char * const *environment,
+         const char         *program,
+         ...)
+{
+  va_list args;
+
+  va_start (args, program);
+  run_va (result, environment, program, args);
+  va_end (args);
+}
+
+/* No Secret Service can answer: the session bus is nowhere. */
+static const char * const no_secret_service[] = {
+  "DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/usi-test-bus",
+  NULL
+};
 
 static void
 test_cli_help (void)
@@ -79,21 +102,104 @@ test_cli_help (void)
   g_assert_nonnull (strstr (result.out, "/rotate         (owner) new epoch now   /quit\n"));
 }
 
-static void
-test_cli_commands_not_available (void)
-{
-  const char *commands[] = { "host", "join" };
+#define PIN_HEX "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
-  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+/* Every mistake in a command's options is a usage error, found before
+ * anything touches the disk or the network. */
+static void
+test_cli_bad_command_options (void)
+{
+  struct {
+    const char *args[9];
+    const char *message;
+  } cases[] = {
+    { { "host", "--relay", "127.0.0.1:12800", NULL }, "host: --relay needs --pin" },
+    { { "host", "--pin", PIN_HEX, NULL }, "host: --pin goes with --relay" },
+    { { "host", "--relay", "127.0.0.1:12800", "--pin", "0011zz", NULL }, "--pin: a relay’s pin is 64 hexadecimal digits" },
+    { { "host", "--relay", "127.0.0.1:12800", "--pin", PIN_HEX "0", NULL }, "--pin: a relay’s pin is 64 hexadecimal digits" },
+    { { "host", "--listen", "127.0.0.1:0", "--relay", "127.0.0.1:12800", "--pin", PIN_HEX, NULL },
+      "host: --listen and --relay cannot be used together" },
+    { { "host", "--psk", "00112233445566778899aabbccddeeff", "--password", "pw", NULL }, "(--psk) has no password" },
+    { { "host", "--psk", "00112233445566778899aabbccddeeff", "--rotate-every", "3", NULL }, "--rotate-every cannot be used" },
+    { { "host", "--rotate-every", "0", NULL }, "--rotate-every: the number of messages must be 1 or more" },
+    { { "host", "--rotate-every", "many", NULL }, "rotate-every" },
+    { { "host", "--listen", "127.0.0.1", NULL }, "--listen: “127.0.0.1” is not an address of the form HOST:PORT" },
+    { { "host", "--relay", "127.0.0.1:0", "--pin", PIN_HEX, NULL }, "--relay: “127.0.0.1:0” is not an address" },
+    { { "host", "--password", "", NULL }, "--password: the password is empty" },
+    { { "host", "now", NULL }, "unexpected argument “now”" },
+    { { "host", "--bogus", NULL }, "--bogus" },
+    { { "join", NULL }, "join: give the invite" },
+    { { "join", "usi://invite/aaaa", "usi://invite/bbbb", NULL }, "unexpected argument “usi://invite/bbbb”" },
+    { { "join", "usi://invite/aaaa", "--pin", PIN_HEX, NULL }, "--relay and --pin go with --psk" },
+    { { "join", "--psk", "00112233445566778899aabbccddeeff", NULL }, "join: --psk needs --relay" },
+    { { "join", "--psk", "00112233445566778899aabbccddeeff", "--relay", "127.0.0.1:1", "--password", "pw", NULL },
+      "(--psk) has no password" },
+    { { "join", "--psk", "00112233445566778899aabbccddeeff", "--relay", "127.0.0.1:1", "--pin", "xyz", NULL },
+      "--pin: a relay’s pin is 64 hexadecimal digits" },
+    { { "join", "--psk", "00112233445566778899aabbccddeeff", "--relay", "nowhere", NULL },
+      "--relay: “nowhere” is not an address" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_auto(RunResult) result = { 0 };
-      g_autofree char *expected = g_strdup_printf ("usi-cli: %s: not available in this version\n", commands[i]);
+      const char * const *a = cases[i].args;
 
-      run (&result, "usi-cli", "--keep-nothing", commands[i], "--listen", "127.0.0.1:0", NULL);
+      g_test_message ("case %u: %s %s", i, a[0], a[1] != NULL ? a[1] : "");
+      run_env (&result, no_secret_service, "usi-cli", "--keep-nothing",
+               a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], NULL);
       g_assert_cmpint (result.status, ==, 2);
       g_assert_cmpstr (result.out, ==, "");
-      g_assert_cmpstr (result.err, ==, expected);
+      g_assert_true (g_str_has_prefix (result.err, "usi-cli: "));
+      g_assert_nonnull (strstr (result.err, cases[i].message));
+      g_assert_true (g_str_has_suffix (result.err, "Run “usi-cli --help” for usage.\n"));
     }
+}
+
+/* Without a Secret Service, state on disk needs a passphrase or nothing
+ * kept: exit 1 with one line that says so, and nothing written. */
+static void
+test_cli_no_secret_service (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("usi-cli-XXXXXX", &error);
+  g_autofree char *state = NULL;
+  g_autofree char *missing = NULL;
+  g_auto(RunResult) human = { 0 };
+  g_auto(RunResult) json = { 0 };
+  g_auto(RunResult) unreadable = { 0 };
+
+  g_assert_no_error (error);
+  state = g_build_filename (tmp, "state", NULL);
+  missing = g_build_filename (tmp, "no-such-file", NULL);
+
+  run_env (&human, no_secret_service, "usi-cli", "--state-dir", state,
+           "host", "--listen", "127.0.0.1:0", NULL);
+  g_assert_cmpint (human.status, ==, 1);
+  g_assert_cmpstr (human.out, ==, "");
+  g_assert_cmpstr (human.err, ==, "usi-cli: No Secret Service is reachable to protect the stored state: "
+                                  "use --passphrase-file FILE, or --keep-nothing.\n");
+  g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+
+  /* JSON mode: the same as an event, and still the line on stderr. */
+  run_env (&json, no_secret_service, "usi-cli", "--json", "--state-dir", state,
+           "host", "--listen", "127.0.0.1:0", NULL);
+  g_assert_cmpint (json.status, ==, 1);
+  g_assert_true (g_str_has_prefix (json.out, "{\"event\":\"error\",\"code\":\""));
+  g_assert_nonnull (strstr (json.out, "\"message\":\"No Secret Service is reachable"));
+  g_assert_true (g_str_has_suffix (json.out, "}\n"));
+  g_assert_cmpstr (strchr (json.out, '\n'), ==, "\n");
+  g_assert_cmpstr (json.err, ==, human.err);
+
+  run_env (&unreadable, no_secret_service, "usi-cli", "--state-dir", state,
+           "--passphrase-file", missing, "host", "--listen", "127.0.0.1:0", NULL);
+  g_assert_cmpint (unreadable.status, ==, 1);
+  g_assert_cmpstr (unreadable.out, ==, "");
+  g_assert_true (g_str_has_prefix (unreadable.err, "usi-cli: Cannot read the passphrase file “"));
+  g_assert_cmpstr (strchr (unreadable.err, '\n'), ==, "\n");
+  g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+
+  g_assert_cmpint (g_rmdir (tmp), ==, 0);
 }
 
 static void
@@ -135,53 +241,6 @@ test_cli_conflicting_storage (void)
 }
 
 static void
-test_relay_help (void)
-{
-  g_auto(RunResult) result = { 0 };
-
-  run (&result, "usi-relay", "--help", NULL);
-  g_assert_cmpint (result.status, ==, 0);
-  g_assert_cmpstr (result.err, ==, "");
-  g_assert_true (g_str_has_prefix (result.out,
-                                   "usi-relay [--listen ADDR:PORT] [--state-dir DIR] [--ephemeral] [limits...]\n"
-                                   "    prints, one per line, before serving:\n"
-                                   "        listening: ADDR:PORT        (the real port when PORT is 0)\n"
-                                   "        pin: PIN                    (what invites carry to authenticate the relay)\n"));
-}
-
-static void
-test_relay_serving_not_available (void)
-{
-  g_auto(RunResult) result = { 0 };
-
-  run (&result, "usi-relay", "--listen", "127.0.0.1:0", "--ephemeral", NULL);
-  g_assert_cmpint (result.status, ==, 2);
-  g_assert_cmpstr (result.out, ==, "");
-  g_assert_cmpstr (result.err, ==, "usi-relay: serving is not available in this version\n");
-}
-
-static void
-test_relay_usage_errors (void)
-{
-  g_auto(RunResult) unknown = { 0 };
-  g_auto(RunResult) extra = { 0 };
-  g_auto(RunResult) conflict = { 0 };
-
-  run (&unknown, "usi-relay", "--bogus", NULL);
-  g_assert_cmpint (unknown.status, ==, 2);
-  g_assert_nonnull (strstr (unknown.err, "--bogus"));
-  g_assert_cmpuint (count_lines (unknown.err), ==, 2);
-
-  run (&extra, "usi-relay", "serve", NULL);
-  g_assert_cmpint (extra.status, ==, 2);
-  g_assert_cmpstr (extra.err, ==, "usi-relay: unexpected argument “serve”\n");
-
-  run (&conflict, "usi-relay", "--ephemeral", "--state-dir", "/tmp/usi-relay-x", NULL);
-  g_assert_cmpint (conflict.status, ==, 2);
-  g_assert_cmpstr (conflict.err, ==, "usi-relay: --state-dir and --ephemeral cannot be used together\n");
-}
-
-static void
 test_versions (void)
 {
   g_auto(RunResult) cli = { 0 };
@@ -206,12 +265,10 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/cli/usi-cli/help", test_cli_help);
-  g_test_add_func ("/cli/usi-cli/commands-not-available", test_cli_commands_not_available);
+  g_test_add_func ("/cli/usi-cli/bad-command-options", test_cli_bad_command_options);
+  g_test_add_func ("/cli/usi-cli/no-secret-service", test_cli_no_secret_service);
   g_test_add_func ("/cli/usi-cli/usage-errors", test_cli_usage_errors);
   g_test_add_func ("/cli/usi-cli/conflicting-storage", test_cli_conflicting_storage);
-  g_test_add_func ("/cli/usi-relay/help", test_relay_help);
-  g_test_add_func ("/cli/usi-relay/serving-not-available", test_relay_serving_not_available);
-  g_test_add_func ("/cli/usi-relay/usage-errors", test_relay_usage_errors);
   g_test_add_func ("/cli/versions", test_versions);
 
   return g_test_run ();
