@@ -43,17 +43,6 @@ set_error (GError     **error,
   return FALSE;
 }
 
-static gboolean
-leaf_nodes_equal (const UsiLeafNode *a,
-                  const UsiLeafNode *b)
-{
-  return memcmp (a->identity_key, b->identity_key, sizeof a->identity_key) == 0 &&
-         memcmp (a->leaf_key, b->leaf_key, sizeof a->leaf_key) == 0 &&
-         a->sequence == b->sequence &&
-         a->created_ms == b->created_ms &&
-         memcmp (a->signature, b->signature, sizeof a->signature) == 0;
-}
-
 void
 usi_commit_chain_free (UsiCommitChain *chain)
 {
@@ -81,20 +70,6 @@ chain_new (UsiGroupInfo  *info,
     return NULL;
 
   return g_steal_pointer (&chain);
-}
-
-static gboolean
-check_owner_entry (GPtrArray     *roster,
-                   const guint8  *owner_key,
-                   GError       **error)
-{
-  const UsiRosterEntry *owner = usi_roster_lookup (roster, USI_OWNER_INDEX);
-
-  if (owner == NULL || memcmp (owner->leaf.identity_key, owner_key, USI_KEY_LENGTH) != 0)
-    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                      _("The member list does not have the room’s owner in the owner’s place."));
-
-  return TRUE;
 }
 
 UsiCommitChain *
@@ -157,107 +132,6 @@ usi_commit_chain_new_from_create (const guint8  *commit_body,
   return chain_new (info, owner->leaf.identity_key, error);
 }
 
-/* The roster of the next epoch against the current one, as a member checks
- * it (§7.8 steps 10–13 and 16): who stays keeps identity and name, a
- * changed leaf has a higher sequence, the change is what the reason says,
- * new or changed leaf nodes verify, and exactly the members present in
- * both epochs but the owner get a delivery. */
-static gboolean
-check_roster_change (UsiCommitChain   *chain,
-                     const UsiCommit  *commit,
-                     GError          **error)
-{
-  g_autoptr(GPtrArray) to_verify = g_ptr_array_new ();
-  GPtrArray *old_roster = chain->info->roster;
-  GPtrArray *new_roster = commit->roster;
-  guint n_added = 0, n_removed = 0, n_changed = 0;
-  guint next_delivery = 0;
-  guint i = 0, j = 0;
-  gboolean allowed;
-
-  if (!usi_roster_check_unique_keys (new_roster, error) ||
-      !check_owner_entry (new_roster, chain->owner_key, error))
-    return FALSE;
-
-  while (i < old_roster->len || j < new_roster->len)
-    {
-      const UsiRosterEntry *old_entry = i < old_roster->len ? g_ptr_array_index (old_roster, i) : NULL;
-      const UsiRosterEntry *new_entry = j < new_roster->len ? g_ptr_array_index (new_roster, j) : NULL;
-
-      if (new_entry == NULL || (old_entry != NULL && old_entry->index < new_entry->index))
-        {
-          n_removed++;
-          i++;
-          continue;
-        }
-      if (old_entry == NULL || new_entry->index < old_entry->index)
-        {
-          n_added++;
-          g_ptr_array_add (to_verify, (gpointer) &new_entry->leaf);
-          j++;
-          continue;
-        }
-
-      if (memcmp (old_entry->leaf.identity_key, new_entry->leaf.identity_key, USI_KEY_LENGTH) != 0 ||
-          strcmp (old_entry->display_name, new_entry->display_name) != 0)
-        return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                          _("The commit replaces a member without removing it first."));
-      if (!leaf_nodes_equal (&old_entry->leaf, &new_entry->leaf))
-        {
-          if (new_entry->leaf.sequence <= old_entry->leaf.sequence)
-            return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                              _("The commit gives a member an older key than it has."));
-          n_changed++;
-          g_ptr_array_add (to_verify, (gpointer) &new_entry->leaf);
-        }
-
-      /* Present in both epochs: one delivery, unless it is the owner. */
-      if (new_entry->index != USI_OWNER_INDEX)
-        {
-          if (next_delivery >= commit->deliveries->len ||
-              g_array_index (commit->deliveries, UsiCommitDelivery, next_delivery).index != new_entry->index)
-            return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                              _("The commit does not deliver the new key to exactly the members who stay."));
-          next_delivery++;
-        }
-      i++;
-      j++;
-    }
-
-  if (next_delivery != commit->deliveries->len)
-    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                      _("The commit does not deliver the new key to exactly the members who stay."));
-
-  switch (commit->reason)
-    {
-    case USI_COMMIT_REASON_ADD:
-      allowed = n_added > 0 && n_removed == 0 && n_changed == 0;
-      break;
-    case USI_COMMIT_REASON_REMOVE:
-      allowed = n_removed > 0 && n_added == 0 && n_changed == 0;
-      break;
-    case USI_COMMIT_REASON_UPDATE:
-      allowed = n_changed > 0 && n_added == 0 && n_removed == 0;
-      break;
-    case USI_COMMIT_REASON_ROTATE:
-      allowed = n_changed == 0 && n_added == 0 && n_removed == 0;
-      break;
-    case USI_COMMIT_REASON_CREATE:
-    default:
-      allowed = FALSE;
-      break;
-    }
-  if (!allowed)
-    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                      _("The commit changes the member list in a way its reason does not allow."));
-
-  for (guint k = 0; k < to_verify->len; k++)
-    if (!usi_leaf_node_verify (g_ptr_array_index (to_verify, k), error))
-      return FALSE;
-
-  return TRUE;
-}
-
 gboolean
 usi_commit_chain_follow (UsiCommitChain  *chain,
                          const guint8    *commit_body,
@@ -306,7 +180,9 @@ usi_commit_chain_follow (UsiCommitChain  *chain,
 
   if (commit->config.password_required != chain->info->config.password_required)
     return set_error (error, USI_PROTOCOL_ERROR_NOT_ALLOWED, _("A room’s password cannot be added or removed."));
-  if (!check_roster_change (chain, commit, error))
+  /* Every roster check a member makes (§7.8 steps 10–13, 16). */
+  if (!usi_commit_check_roster_change (commit, chain->info->roster, chain->owner_key, error) ||
+      !usi_commit_check_deliveries (commit, chain->info->roster, error))
     return FALSE;
 
   /* Everything public checks out: build the next epoch's public state
@@ -427,7 +303,7 @@ restore (const guint8  *data,
       (info = usi_group_info_read (&reader, error)) == NULL ||
       !usi_wire_reader_finish (&reader, error) ||
       !usi_roster_check_unique_keys (info->roster, error) ||
-      !check_owner_entry (info->roster, owner_key, error))
+      !usi_roster_check_owner (info->roster, owner_key, error))
     return NULL;
 
   chain = chain_new (g_steal_pointer (&info), owner_key, error);

@@ -475,3 +475,122 @@ usi_commit_build_group_info (const UsiCommit  *commit,
 
   return g_steal_pointer (&info);
 }
+
+/* The roster of epoch n + 1 against that of epoch n (§7.8 steps 10–13): who stays, who goes,
+ * who comes, and whose leaf changed, as the commit's reason allows.  Leaf
+ * nodes that are new to us are verified; unchanged ones were verified when
+ * they first appeared. */
+gboolean
+usi_commit_check_roster_change (const UsiCommit  *commit,
+                                GPtrArray        *previous_roster,
+                                const guint8     *owner_key,
+                                GError          **error)
+{
+  g_autoptr(GPtrArray) to_verify = g_ptr_array_new ();
+  GPtrArray *old_roster = previous_roster;
+  GPtrArray *new_roster = commit->roster;
+  guint n_added = 0, n_removed = 0, n_changed = 0;
+  guint i = 0, j = 0;
+  gboolean allowed;
+
+  if (!usi_roster_check_unique_keys (new_roster, error) ||
+      !usi_roster_check_owner (new_roster, owner_key, error))
+    return FALSE;
+
+  while (i < old_roster->len || j < new_roster->len)
+    {
+      const UsiRosterEntry *old_entry = i < old_roster->len ? g_ptr_array_index (old_roster, i) : NULL;
+      const UsiRosterEntry *new_entry = j < new_roster->len ? g_ptr_array_index (new_roster, j) : NULL;
+
+      if (new_entry == NULL || (old_entry != NULL && old_entry->index < new_entry->index))
+        {
+          n_removed++;
+          i++;
+          continue;
+        }
+      if (old_entry == NULL || new_entry->index < old_entry->index)
+        {
+          n_added++;
+          g_ptr_array_add (to_verify, (gpointer) &new_entry->leaf);
+          j++;
+          continue;
+        }
+
+      /* The same index in both epochs: the same person, under the same name. */
+      if (memcmp (old_entry->leaf.identity_key, new_entry->leaf.identity_key, USI_KEY_LENGTH) != 0 ||
+          strcmp (old_entry->display_name, new_entry->display_name) != 0)
+        return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                          _("The commit replaces a member without removing it first."));
+      if (!usi_leaf_node_equal (&old_entry->leaf, &new_entry->leaf))
+        {
+          if (new_entry->leaf.sequence <= old_entry->leaf.sequence)
+            return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                              _("The commit gives a member an older key than it has."));
+          n_changed++;
+          g_ptr_array_add (to_verify, (gpointer) &new_entry->leaf);
+        }
+      i++;
+      j++;
+    }
+
+  switch (commit->reason)
+    {
+    case USI_COMMIT_REASON_ADD:
+      allowed = n_added > 0 && n_removed == 0 && n_changed == 0;
+      break;
+    case USI_COMMIT_REASON_REMOVE:
+      allowed = n_removed > 0 && n_added == 0 && n_changed == 0;
+      break;
+    case USI_COMMIT_REASON_UPDATE:
+      allowed = n_changed > 0 && n_added == 0 && n_removed == 0;
+      break;
+    case USI_COMMIT_REASON_ROTATE:
+      allowed = n_changed == 0 && n_added == 0 && n_removed == 0;
+      break;
+    case USI_COMMIT_REASON_CREATE:
+    default:
+      allowed = FALSE;
+      break;
+    }
+  if (!allowed)
+    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                      _("The commit changes the member list in a way its reason does not allow."));
+
+  for (guint k = 0; k < to_verify->len; k++)
+    if (!usi_leaf_node_verify (g_ptr_array_index (to_verify, k), error))
+      return FALSE;
+
+  return TRUE;
+}
+
+/* Exactly the members present in both epochs, but the owner, get one. */
+gboolean
+usi_commit_check_deliveries (const UsiCommit  *commit,
+                             GPtrArray        *previous_roster,
+                             GError          **error)
+{
+  guint next_delivery = 0;
+
+  for (guint i = 0; i < commit->roster->len; i++)
+    {
+      const UsiRosterEntry *entry = g_ptr_array_index (commit->roster, i);
+      const UsiCommitDelivery *delivery;
+
+      if (entry->index == USI_OWNER_INDEX || usi_roster_lookup (previous_roster, entry->index) == NULL)
+        continue;
+
+      if (next_delivery >= commit->deliveries->len)
+        goto mismatch;
+      delivery = &g_array_index (commit->deliveries, UsiCommitDelivery, next_delivery);
+      if (delivery->index != entry->index)
+        goto mismatch;
+      next_delivery++;
+    }
+
+  if (next_delivery == commit->deliveries->len)
+    return TRUE;
+
+mismatch:
+  return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                    _("The commit does not deliver the new key to exactly the members who stay."));
+}

@@ -120,4 +120,19 @@ UsiGroupInfo *usi_commit_build_group_info  (const UsiCommit    *commit,
                                             const guint8       *confirmed_transcript_hash,
                                             GError            **error);
 
+/* The checks a member (and the relay, which has no key) makes of the next
+ * roster against the previous one (§7.8 steps 10–13): keys unique, the
+ * owner at 0, who stays keeps identity and name, a changed leaf has a
+ * higher sequence, the change is what `reason` allows, new or changed leaf
+ * nodes verify (ROSTER_INVALID, BAD_SIGNATURE). */
+gboolean   usi_commit_check_roster_change  (const UsiCommit    *commit,
+                                            GPtrArray          *previous_roster,
+                                            const guint8       *owner_key,
+                                            GError            **error);
+/* §7.8 step 16: exactly the members present in both epochs, but the owner,
+ * get one delivery each (ROSTER_INVALID). */
+gboolean   usi_commit_check_deliveries     (const UsiCommit    *commit,
+                                            GPtrArray          *previous_roster,
+                                            GError            **error);
+
 G_END_DECLS

@@ -196,6 +196,23 @@ keys_are_unique (GPtrArray *roster,
 }
 
 gboolean
+usi_roster_check_owner (GPtrArray     *roster,
+                        const guint8  *owner_key,
+                        GError       **error)
+{
+  const UsiRosterEntry *owner = usi_roster_lookup (roster, USI_OWNER_INDEX);
+
+  if (owner == NULL || memcmp (owner->leaf.identity_key, owner_key, USI_KEY_LENGTH) != 0)
+    {
+      g_set_error_literal (error, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_ROSTER_INVALID,
+                           _("The member list does not have the room’s owner in the owner’s place."));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+gboolean
 usi_roster_check_unique_keys (GPtrArray  *roster,
                               GError    **error)
 {

@@ -48,6 +48,10 @@ void                  usi_roster_write               (GPtrArray           *roste
 GPtrArray            *usi_roster_read                (UsiWireReader       *reader,
                                                       GError             **error);
 /* ROSTER_INVALID when two entries share an identity key or a leaf key. */
+/* Entry 0 exists and holds the owner's identity key (ROSTER_INVALID). */
+gboolean              usi_roster_check_owner         (GPtrArray           *roster,
+                                                      const guint8        *owner_key,
+                                                      GError             **error);
 gboolean              usi_roster_check_unique_keys   (GPtrArray           *roster,
                                                       GError             **error);
 /* BAD_SIGNATURE unless every leaf node's signature verifies. */

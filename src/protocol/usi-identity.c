@@ -170,6 +170,17 @@ usi_leaf_node_read (UsiWireReader  *reader,
 }
 
 gboolean
+usi_leaf_node_equal (const UsiLeafNode *a,
+                     const UsiLeafNode *b)
+{
+  return memcmp (a->identity_key, b->identity_key, sizeof a->identity_key) == 0 &&
+         memcmp (a->leaf_key, b->leaf_key, sizeof a->leaf_key) == 0 &&
+         a->sequence == b->sequence &&
+         a->created_ms == b->created_ms &&
+         memcmp (a->signature, b->signature, sizeof a->signature) == 0;
+}
+
+gboolean
 usi_leaf_node_verify (const UsiLeafNode  *node,
                       GError            **error)
 {

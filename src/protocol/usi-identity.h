@@ -59,6 +59,9 @@ gboolean      usi_leaf_node_read             (UsiWireReader     *reader,
                                               UsiLeafNode       *node,
                                               GError           **error);
 /* Checks the signature against node->identity_key. */
+/* Byte for byte the same leaf node (all fields, signature included). */
+gboolean      usi_leaf_node_equal            (const UsiLeafNode *a,
+                                              const UsiLeafNode *b);
 gboolean      usi_leaf_node_verify           (const UsiLeafNode *node,
                                               GError           **error);
 

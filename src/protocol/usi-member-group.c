@@ -46,17 +46,6 @@ set_error (GError     **error,
   return FALSE;
 }
 
-static gboolean
-leaf_nodes_equal (const UsiLeafNode *a,
-                  const UsiLeafNode *b)
-{
-  return memcmp (a->identity_key, b->identity_key, sizeof a->identity_key) == 0 &&
-         memcmp (a->leaf_key, b->leaf_key, sizeof a->leaf_key) == 0 &&
-         a->sequence == b->sequence &&
-         a->created_ms == b->created_ms &&
-         memcmp (a->signature, b->signature, sizeof a->signature) == 0;
-}
-
 void
 usi_member_group_free (UsiMemberGroup *group)
 {
@@ -70,20 +59,6 @@ usi_member_group_free (UsiMemberGroup *group)
   g_clear_pointer (&group->pending_leaves, g_array_unref);
   usi_secret_wipe (group, sizeof *group);
   g_free (group);
-}
-
-static gboolean
-check_owner_entry (GPtrArray     *roster,
-                   const guint8  *owner_key,
-                   GError       **error)
-{
-  const UsiRosterEntry *owner = usi_roster_lookup (roster, USI_OWNER_INDEX);
-
-  if (owner == NULL || memcmp (owner->leaf.identity_key, owner_key, USI_KEY_LENGTH) != 0)
-    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                      _("The member list does not have the room’s owner in the owner’s place."));
-
-  return TRUE;
 }
 
 UsiMemberGroup *
@@ -126,12 +101,12 @@ usi_member_group_new_from_welcome (const guint8          *body,
     }
   if (!usi_welcome_verify (welcome, owner_identity_key, error) ||
       !usi_roster_check_unique_keys (info->roster, error) ||
-      !check_owner_entry (info->roster, owner_identity_key, error))
+      !usi_roster_check_owner (info->roster, owner_identity_key, error))
     return NULL;
 
   own_entry = usi_roster_lookup (info->roster, welcome->joiner_index);
   if (own_entry == NULL || welcome->joiner_index == USI_OWNER_INDEX ||
-      !leaf_nodes_equal (&own_entry->leaf, &own_leaf->node))
+      !usi_leaf_node_equal (&own_entry->leaf, &own_leaf->node))
     {
       set_error (error, USI_PROTOCOL_ERROR_NOT_MEMBER,
                  _("The welcome is not for you: the room does not list your key."));
@@ -191,14 +166,14 @@ find_own_leaf (UsiMemberGroup     *group,
                gint               *pending_position)
 {
   *pending_position = -1;
-  if (leaf_nodes_equal (listed, &group->leaf.node))
+  if (usi_leaf_node_equal (listed, &group->leaf.node))
     return &group->leaf;
 
   for (guint i = 0; i < group->pending_leaves->len; i++)
     {
       const UsiLeafSecret *pending = &g_array_index (group->pending_leaves, UsiLeafSecret, i);
 
-      if (leaf_nodes_equal (listed, &pending->node))
+      if (usi_leaf_node_equal (listed, &pending->node))
         {
           *pending_position = (gint) i;
           return pending;
@@ -206,124 +181,6 @@ find_own_leaf (UsiMemberGroup     *group,
     }
 
   return NULL;
-}
-
-/* The roster of epoch n + 1 against ours of epoch n: who stays, who goes,
- * who comes, and whose leaf changed, as the commit's reason allows.  Leaf
- * nodes that are new to us are verified; unchanged ones were verified when
- * they first appeared. */
-static gboolean
-check_roster_change (UsiMemberGroup   *group,
-                     const UsiCommit  *commit,
-                     GError          **error)
-{
-  g_autoptr(GPtrArray) to_verify = g_ptr_array_new ();
-  GPtrArray *old_roster = group->info->roster;
-  GPtrArray *new_roster = commit->roster;
-  guint n_added = 0, n_removed = 0, n_changed = 0;
-  guint i = 0, j = 0;
-  gboolean allowed;
-
-  if (!usi_roster_check_unique_keys (new_roster, error) ||
-      !check_owner_entry (new_roster, group->owner_key, error))
-    return FALSE;
-
-  while (i < old_roster->len || j < new_roster->len)
-    {
-      const UsiRosterEntry *old_entry = i < old_roster->len ? g_ptr_array_index (old_roster, i) : NULL;
-      const UsiRosterEntry *new_entry = j < new_roster->len ? g_ptr_array_index (new_roster, j) : NULL;
-
-      if (new_entry == NULL || (old_entry != NULL && old_entry->index < new_entry->index))
-        {
-          n_removed++;
-          i++;
-          continue;
-        }
-      if (old_entry == NULL || new_entry->index < old_entry->index)
-        {
-          n_added++;
-          g_ptr_array_add (to_verify, (gpointer) &new_entry->leaf);
-          j++;
-          continue;
-        }
-
-      /* The same index in both epochs: the same person, under the same name. */
-      if (memcmp (old_entry->leaf.identity_key, new_entry->leaf.identity_key, USI_KEY_LENGTH) != 0 ||
-          strcmp (old_entry->display_name, new_entry->display_name) != 0)
-        return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                          _("The commit replaces a member without removing it first."));
-      if (!leaf_nodes_equal (&old_entry->leaf, &new_entry->leaf))
-        {
-          if (new_entry->leaf.sequence <= old_entry->leaf.sequence)
-            return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                              _("The commit gives a member an older key than it has."));
-          n_changed++;
-          g_ptr_array_add (to_verify, (gpointer) &new_entry->leaf);
-        }
-      i++;
-      j++;
-    }
-
-  switch (commit->reason)
-    {
-    case USI_COMMIT_REASON_ADD:
-      allowed = n_added > 0 && n_removed == 0 && n_changed == 0;
-      break;
-    case USI_COMMIT_REASON_REMOVE:
-      allowed = n_removed > 0 && n_added == 0 && n_changed == 0;
-      break;
-    case USI_COMMIT_REASON_UPDATE:
-      allowed = n_changed > 0 && n_added == 0 && n_removed == 0;
-      break;
-    case USI_COMMIT_REASON_ROTATE:
-      allowed = n_changed == 0 && n_added == 0 && n_removed == 0;
-      break;
-    case USI_COMMIT_REASON_CREATE:
-    default:
-      allowed = FALSE;
-      break;
-    }
-  if (!allowed)
-    return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                      _("The commit changes the member list in a way its reason does not allow."));
-
-  for (guint k = 0; k < to_verify->len; k++)
-    if (!usi_leaf_node_verify (g_ptr_array_index (to_verify, k), error))
-      return FALSE;
-
-  return TRUE;
-}
-
-/* Exactly the members present in both epochs, but the owner, get one. */
-static gboolean
-check_deliveries (UsiMemberGroup   *group,
-                  const UsiCommit  *commit,
-                  GError          **error)
-{
-  guint next_delivery = 0;
-
-  for (guint i = 0; i < commit->roster->len; i++)
-    {
-      const UsiRosterEntry *entry = g_ptr_array_index (commit->roster, i);
-      const UsiCommitDelivery *delivery;
-
-      if (entry->index == USI_OWNER_INDEX || usi_roster_lookup (group->info->roster, entry->index) == NULL)
-        continue;
-
-      if (next_delivery >= commit->deliveries->len)
-        goto mismatch;
-      delivery = &g_array_index (commit->deliveries, UsiCommitDelivery, next_delivery);
-      if (delivery->index != entry->index)
-        goto mismatch;
-      next_delivery++;
-    }
-
-  if (next_delivery == commit->deliveries->len)
-    return TRUE;
-
-mismatch:
-  return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
-                    _("The commit does not deliver the new key to exactly the members who stay."));
 }
 
 static void
@@ -397,7 +254,7 @@ usi_member_group_process_commit (UsiMemberGroup          *group,
 
   if (commit->config.password_required != group->info->config.password_required)
     return set_error (error, USI_PROTOCOL_ERROR_NOT_ALLOWED, _("A room’s password cannot be added or removed."));
-  if (!check_roster_change (group, commit, error))
+  if (!usi_commit_check_roster_change (commit, group->info->roster, group->owner_key, error))
     return FALSE;
 
   own_entry = usi_roster_lookup (commit->roster, group->own_index);
@@ -417,7 +274,7 @@ usi_member_group_process_commit (UsiMemberGroup          *group,
     return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
                       _("The commit changes your own key, which you did not ask for."));
 
-  if (!check_deliveries (group, commit, error))
+  if (!usi_commit_check_deliveries (commit, group->info->roster, error))
     return FALSE;
 
   delivery = usi_commit_lookup_delivery (commit, group->own_index);
