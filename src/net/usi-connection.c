@@ -34,6 +34,7 @@
 #include "protocol/usi-relay-frame.h"
 
 #include "usi-connection.h"
+#include "usi-deadline.h"
 #include "usi-net-error.h"
 
 #define READ_BUFFER_SIZE  (16 * 1024)
@@ -137,45 +138,6 @@ usi_connection_limits_init_default (UsiConnectionLimits *limits)
   limits->max_queued_bytes = 8 * 1024 * 1024;
 }
 
-/* A source that fires once its ready time is reached; moving the ready time
- * moves the deadline (the idle timer is pushed back at every read without
- * making a new source). */
-static gboolean
-deadline_dispatch (GSource     *source,
-                   GSourceFunc  callback,
-                   gpointer     user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs deadline_funcs = {
-  .dispatch = deadline_dispatch,
-};
-
-static GSource *
-deadline_new (UsiConnection *self,
-              guint          timeout_ms,
-              GSourceFunc    callback)
-{
-  GSource *source = g_source_new (&deadline_funcs, sizeof (GSource));
-
-  g_source_set_callback (source, callback, self, NULL);
-  g_source_set_ready_time (source, g_get_monotonic_time () + (gint64) timeout_ms * 1000);
-  g_source_attach (source, self->context);
-  return source;
-}
-
-static void
-clear_source (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
 static void
 usi_connection_dispose (GObject *object)
 {
@@ -192,10 +154,10 @@ usi_connection_dispose (GObject *object)
           g_io_stream_close (self->stream, NULL, NULL);
         }
     }
-  clear_source (&self->handshake_timer);
-  clear_source (&self->handshake_cancel_source);
-  clear_source (&self->idle_timer);
-  clear_source (&self->linger_timer);
+  _usi_clear_source (&self->handshake_timer);
+  _usi_clear_source (&self->handshake_cancel_source);
+  _usi_clear_source (&self->idle_timer);
+  _usi_clear_source (&self->linger_timer);
 
   G_OBJECT_CLASS (usi_connection_parent_class)->dispose (object);
 }
@@ -651,7 +613,7 @@ maybe_finish_close (UsiConnection *self)
     return;
 
   self->stream_closing = TRUE;
-  clear_source (&self->linger_timer);
+  _usi_clear_source (&self->linger_timer);
   g_main_context_push_thread_default (self->context);
   g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
                            stream_close_cb, g_object_ref (self));
@@ -663,7 +625,7 @@ linger_timeout_cb (gpointer user_data)
 {
   UsiConnection *self = user_data;
 
-  clear_source (&self->linger_timer);
+  _usi_clear_source (&self->linger_timer);
   self->abandon_output = TRUE;
   g_cancellable_cancel (self->write_cancellable);
   maybe_finish_close (self);
@@ -692,9 +654,9 @@ close_internal (UsiConnection *self,
   g_debug ("connection %p closed: %s", (void *) self, reason->message);
   self->state = STATE_CLOSED;
 
-  clear_source (&self->handshake_timer);
-  clear_source (&self->handshake_cancel_source);
-  clear_source (&self->idle_timer);
+  _usi_clear_source (&self->handshake_timer);
+  _usi_clear_source (&self->handshake_cancel_source);
+  _usi_clear_source (&self->idle_timer);
   g_cancellable_cancel (self->read_cancellable);
   g_clear_pointer (&self->body, g_free);
 
@@ -722,7 +684,7 @@ close_internal (UsiConnection *self,
   self->plain_bytes = 0;
 
   if (linger)
-    self->linger_timer = deadline_new (self, CLOSE_LINGER_MS, linger_timeout_cb);
+    self->linger_timer = _usi_deadline_new (self->context, CLOSE_LINGER_MS, linger_timeout_cb, self);
   else
     {
       self->abandon_output = TRUE;
@@ -916,10 +878,10 @@ complete_handshake (UsiConnection *self)
 
   self->handshake_done = TRUE;
   self->state = STATE_OPEN;
-  clear_source (&self->handshake_timer);
-  clear_source (&self->handshake_cancel_source);
+  _usi_clear_source (&self->handshake_timer);
+  _usi_clear_source (&self->handshake_cancel_source);
   if (self->limits.idle_timeout_ms > 0)
-    self->idle_timer = deadline_new (self, self->limits.idle_timeout_ms, idle_timeout_cb);
+    self->idle_timer = _usi_deadline_new (self->context, self->limits.idle_timeout_ms, idle_timeout_cb, self);
 
   task = g_steal_pointer (&self->handshake_task);
   g_task_return_boolean (task, TRUE);
@@ -1084,7 +1046,7 @@ usi_connection_handshake_async (UsiConnection       *self,
       return;
     }
 
-  self->handshake_timer = deadline_new (self, self->limits.handshake_timeout_ms, handshake_timeout_cb);
+  self->handshake_timer = _usi_deadline_new (self->context, self->limits.handshake_timeout_ms, handshake_timeout_cb, self);
   if (cancellable != NULL)
     {
       self->handshake_cancel_source = g_cancellable_source_new (cancellable);

@@ -28,6 +28,7 @@
 #include "crypto/usi-secret.h"
 #include "protocol/usi-relay-frame.h"
 
+#include "usi-deadline.h"
 #include "usi-net-error.h"
 #include "usi-relay-link.h"
 
@@ -153,42 +154,6 @@ static void connection_lost (UsiRelayLink *self,
 
 /* Helpers */
 
-static gboolean
-deadline_dispatch (GSource     *source,
-                   GSourceFunc  callback,
-                   gpointer     user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs deadline_funcs = {
-  .dispatch = deadline_dispatch,
-};
-
-static GSource *
-deadline_new (UsiRelayLink *self,
-              guint         timeout_ms,
-              GSourceFunc   callback)
-{
-  GSource *source = g_source_new (&deadline_funcs, sizeof (GSource));
-
-  g_source_set_callback (source, callback, self, NULL);
-  g_source_set_ready_time (source, g_get_monotonic_time () + (gint64) timeout_ms * 1000);
-  g_source_attach (source, self->context);
-  return source;
-}
-
-static void
-clear_source (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
 static void
 room_free (Room *room)
 {
@@ -215,7 +180,7 @@ room_lookup_or_add (UsiRelayLink *self,
 static void
 request_free (Request *request)
 {
-  clear_source (&request->cancel_source);
+  _usi_clear_source (&request->cancel_source);
   g_clear_pointer (&request->frame, g_bytes_unref);
   g_clear_object (&request->task);
   g_free (request);
@@ -230,7 +195,7 @@ request_detach (UsiRelayLink *self,
     self->unsent = request->node.next;
   g_queue_unlink (&self->requests, &request->node);
   g_hash_table_remove (self->requests_by_id, &request->request_id);
-  clear_source (&request->cancel_source);
+  _usi_clear_source (&request->cancel_source);
 }
 
 static void
@@ -467,10 +432,10 @@ hello_accepted (UsiRelayLink *self)
   GHashTableIter iter;
   gpointer value;
 
-  clear_source (&self->attempt_timer);
+  _usi_clear_source (&self->attempt_timer);
   self->hello_ok = TRUE;
   self->attempt = 0;
-  self->ping_timer = deadline_new (self, PING_INTERVAL_MS, ping_timeout_cb);
+  self->ping_timer = _usi_deadline_new (self->context, PING_INTERVAL_MS, ping_timeout_cb, self);
   set_state (self, USI_RELAY_LINK_CONNECTED);
   g_debug ("connected to %s", self->address);
 
@@ -700,7 +665,7 @@ handshake_cb (GObject      *source,
 
   memcpy (self->seen_pin, usi_connection_get_peer_pin (self->connection), sizeof self->seen_pin);
   self->has_seen_pin = TRUE;
-  self->attempt_timer = deadline_new (self, self->limits.handshake_timeout_ms, hello_timeout_cb);
+  self->attempt_timer = _usi_deadline_new (self->context, self->limits.handshake_timeout_ms, hello_timeout_cb, self);
   send_hello (self);
 }
 
@@ -727,7 +692,7 @@ connect_cb (GObject      *source,
       return;
     }
 
-  clear_source (&self->attempt_timer);
+  _usi_clear_source (&self->attempt_timer);
   /* Frames are small and latency matters: no Nagle delay. */
   g_socket_set_option (g_socket_connection_get_socket (socket_connection), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   self->connection = usi_connection_new_client (G_IO_STREAM (socket_connection),
@@ -759,7 +724,7 @@ begin_attempt (UsiRelayLink *self)
 
   g_clear_object (&self->attempt_cancellable);
   self->attempt_cancellable = g_cancellable_new ();
-  self->attempt_timer = deadline_new (self, CONNECT_TIMEOUT_MS, connect_timeout_cb);
+  self->attempt_timer = _usi_deadline_new (self->context, CONNECT_TIMEOUT_MS, connect_timeout_cb, self);
 
   g_debug ("connecting to %s (attempt %u)", self->address, self->attempt);
   g_main_context_push_thread_default (self->context);
@@ -774,7 +739,7 @@ retry_cb (gpointer user_data)
 {
   UsiRelayLink *self = user_data;
 
-  clear_source (&self->retry_timer);
+  _usi_clear_source (&self->retry_timer);
   begin_attempt (self);
   return G_SOURCE_REMOVE;
 }
@@ -798,8 +763,8 @@ drop_connection (UsiRelayLink *self)
 
   if (self->attempt_cancellable != NULL)
     g_cancellable_cancel (self->attempt_cancellable);
-  clear_source (&self->attempt_timer);
-  clear_source (&self->ping_timer);
+  _usi_clear_source (&self->attempt_timer);
+  _usi_clear_source (&self->ping_timer);
   g_hash_table_remove_all (self->subscribe_ids);
   self->hello_ok = FALSE;
   if (connection != NULL)
@@ -828,7 +793,7 @@ connection_lost (UsiRelayLink *self,
   if (self->suspended)
     {
       /* Offline on purpose: requests wait, nothing is retried. */
-      clear_source (&self->retry_timer);
+      _usi_clear_source (&self->retry_timer);
       set_state (self, USI_RELAY_LINK_RECONNECTING);
       g_signal_emit (self, signals[CONNECTION_LOST], 0, reason);
       return;
@@ -836,7 +801,7 @@ connection_lost (UsiRelayLink *self,
   delay = backoff_delay_ms (self->attempt);
   if (self->attempt < G_MAXUINT)
     self->attempt++;
-  clear_source (&self->retry_timer);
+  _usi_clear_source (&self->retry_timer);
   self->retry_timer = g_timeout_source_new (delay);
   g_source_set_callback (self->retry_timer, retry_cb, self, NULL);
   g_source_attach (self->retry_timer, self->context);
@@ -855,7 +820,7 @@ usi_relay_link_dispose (GObject *object)
   /* Every pending request and attempt holds a reference: here nothing is
    * in flight but perhaps an open connection and timers. */
   drop_connection (self);
-  clear_source (&self->retry_timer);
+  _usi_clear_source (&self->retry_timer);
   self->state = USI_RELAY_LINK_STOPPED;
 
   G_OBJECT_CLASS (usi_relay_link_parent_class)->dispose (object);
@@ -1032,7 +997,7 @@ usi_relay_link_stop (UsiRelayLink *self)
 
   hold = g_object_ref (self);
   drop_connection (self);
-  clear_source (&self->retry_timer);
+  _usi_clear_source (&self->retry_timer);
 
   /* Every request fails now; the link keeps its subscriptions for the
    * next start. */
@@ -1094,7 +1059,7 @@ usi_relay_link_set_suspended (UsiRelayLink *self,
     }
   else
     {
-      clear_source (&self->retry_timer);
+      _usi_clear_source (&self->retry_timer);
       self->attempt = 0;
       begin_attempt (self);
     }
