@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "net/usi-net-error.h"
 #include "net/usi-relay-link.h"
 #include "net/usi-relay-store.h"
@@ -629,6 +631,128 @@ test_pin_mismatch_fails_start (Fixture       *fixture,
   usi_session_shutdown (owner);
 }
 
+static void
+test_key_change_blocks_sending (Fixture       *fixture,
+                                gconstpointer  user_data)
+{
+  g_autoptr(UsiSession) owner = new_session ("Alice");
+  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) impostor = new_session ("Bob");
+  g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 0);
+  g_autofree char *invite_bob = invite (owner_room);
+  g_autofree char *invite_impostor = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsiRoom) bob_room = join (bob, invite_bob, NULL, &error);
+  g_autoptr(UsiRoom) impostor_room = NULL;
+  Waiter waiter = { 0 };
+  UsiMember *member;
+
+  g_assert_no_error (error);
+  member = usi_room_lookup_member (owner_room, "Bob");
+  g_assert_cmpuint (usi_member_get_verification (member), ==, USI_MEMBER_UNVERIFIED);
+  g_assert_true (usi_room_verify_member (owner_room, member, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (usi_member_get_verification (member), ==, USI_MEMBER_VERIFIED);
+
+  /* Bob leaves; someone else comes back as "Bob" with another key. */
+  usi_room_remove_member_async (owner_room, member, NULL, store_result, &waiter);
+  g_assert_true (usi_room_commit_finish (owner_room, wait_result (&waiter), &error));
+  waiter_reset (&waiter);
+  invite_impostor = invite (owner_room);
+  impostor_room = join (impostor, invite_impostor, NULL, &error);
+  g_assert_no_error (error);
+
+  member = usi_room_lookup_member (owner_room, "Bob");
+  g_assert_cmpuint (usi_member_get_verification (member), ==, USI_MEMBER_KEY_CHANGED);
+  usi_room_send_text_async (owner_room, "who are you?", NULL, store_result, &waiter);
+  g_assert_false (usi_room_send_text_finish (owner_room, wait_result (&waiter), &error));
+  g_assert_error (error, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_KEY_CHANGED);
+  g_clear_error (&error);
+  waiter_reset (&waiter);
+  settle ();
+  g_assert_cmpuint (count_messages_with (impostor_room, "who are you?"), ==, 0);
+
+  /* Accepting the new key unblocks sending; it is not verified. */
+  g_assert_true (usi_room_accept_key_change (owner_room, member, &error));
+  g_assert_cmpuint (usi_member_get_verification (member), ==, USI_MEMBER_UNVERIFIED);
+  send_text (owner_room, "welcome back");
+  wait_for_message (impostor_room, "welcome back");
+
+  usi_session_shutdown (impostor);
+  usi_session_shutdown (bob);
+  usi_session_shutdown (owner);
+}
+
+static UsiSession *
+open_kept_session (const char *directory,
+                   const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsiStore) store = usi_store_open_passphrase (directory, "a passphrase for tests", NULL, &error);
+  Waiter waiter = { 0 };
+  UsiSession *session;
+
+  g_assert_no_error (error);
+  usi_session_new_async (store, name, NULL, store_result, &waiter);
+  session = usi_session_new_finish (wait_result (&waiter), &error);
+  g_assert_no_error (error);
+  waiter_reset (&waiter);
+  return session;
+}
+
+/* No Secret Service needed: the passphrase store keeps the identity,
+ * encrypted, across sessions; a verification is saved to it on the way
+ * (a failure to save would warn, and warnings are fatal in tests). */
+static void
+test_identity_kept (Fixture       *fixture,
+                                      gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *directory = g_dir_make_tmp ("usi-session-XXXXXX", &error);
+  g_autofree char *state = g_build_filename (directory, "state", NULL);
+  g_autoptr(UsiSession) bob = new_session ("Bob");
+  guint8 first_key[32];
+
+  g_assert_no_error (error);
+  {
+    g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
+    g_autoptr(UsiRoom) room = host (fixture, alice, NULL, 0);
+    g_autofree char *text = invite (room);
+    g_autoptr(UsiRoom) bob_room = join (bob, text, NULL, &error);
+
+    g_assert_no_error (error);
+    memcpy (first_key, usi_session_get_identity_key (alice), 32);
+    g_assert_true (usi_room_verify_member (room, usi_room_lookup_member (room, "Bob"), &error));
+    g_assert_no_error (error);
+    usi_session_shutdown (alice);
+  }
+
+  {
+    g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
+    g_autoptr(UsiRoom) room = host (fixture, alice, NULL, 0);
+
+    /* The same person (the store's own tests check that nothing is written
+     * in the clear). */
+    g_assert_cmpmem (usi_session_get_identity_key (alice), 32, first_key, 32);
+    usi_session_shutdown (alice);
+  }
+
+  usi_session_shutdown (bob);
+  {
+    g_autoptr(GDir) dir = g_dir_open (state, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *path = g_build_filename (state, name, NULL);
+
+        g_unlink (path);
+      }
+  }
+  g_rmdir (state);
+  g_rmdir (directory);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -649,6 +773,10 @@ main (int   argc,
   g_test_add ("/session/preshared-room", Fixture, NULL, fixture_set_up, test_preshared_room, fixture_tear_down);
   g_test_add ("/session/owner-offline-then-back", Fixture, NULL,
               fixture_set_up, test_owner_offline_then_back, fixture_tear_down);
+  g_test_add ("/session/identity-kept", Fixture, NULL,
+              fixture_set_up, test_identity_kept, fixture_tear_down);
+  g_test_add ("/session/security/K8-key-change-blocks-sending", Fixture, NULL,
+              fixture_set_up, test_key_change_blocks_sending, fixture_tear_down);
   g_test_add ("/session/reconnect-gets-what-was-missed", Fixture, NULL,
               fixture_set_up, test_reconnect_gets_what_was_missed, fixture_tear_down);
 

@@ -1638,6 +1638,29 @@ check_verifiable (UsiRoom    *self,
   return TRUE;
 }
 
+typedef void (*TrustRecordFunc) (UsiTrust     *trust,
+                                 const guint8 *room_id,
+                                 const char   *display_name,
+                                 const guint8 *identity_key);
+
+/* Records a verification or an accepted key, saves it, and updates the
+ * members' states. */
+static gboolean
+record_trust (UsiRoom          *self,
+              UsiMember        *member,
+              TrustRecordFunc   record,
+              GError          **error)
+{
+  if (!check_verifiable (self, member, error))
+    return FALSE;
+
+  record (_usi_session_get_trust (self->session), self->room_id,
+          usi_member_get_name (member), usi_member_get_identity_key (member));
+  _usi_session_save_trust (self->session);
+  refresh_verification (self);
+  return TRUE;
+}
+
 gboolean
 usi_room_verify_member (UsiRoom    *self,
                         UsiMember  *member,
@@ -1646,14 +1669,7 @@ usi_room_verify_member (UsiRoom    *self,
   g_return_val_if_fail (USI_IS_ROOM (self), FALSE);
   g_return_val_if_fail (USI_IS_MEMBER (member), FALSE);
 
-  if (!check_verifiable (self, member, error))
-    return FALSE;
-
-  usi_trust_mark_verified (_usi_session_get_trust (self->session), self->room_id,
-                           usi_member_get_name (member), usi_member_get_identity_key (member));
-  _usi_session_save_trust (self->session);
-  refresh_verification (self);
-  return TRUE;
+  return record_trust (self, member, usi_trust_mark_verified, error);
 }
 
 gboolean
@@ -1664,12 +1680,5 @@ usi_room_accept_key_change (UsiRoom    *self,
   g_return_val_if_fail (USI_IS_ROOM (self), FALSE);
   g_return_val_if_fail (USI_IS_MEMBER (member), FALSE);
 
-  if (!check_verifiable (self, member, error))
-    return FALSE;
-
-  usi_trust_accept_key (_usi_session_get_trust (self->session), self->room_id,
-                        usi_member_get_name (member), usi_member_get_identity_key (member));
-  _usi_session_save_trust (self->session);
-  refresh_verification (self);
-  return TRUE;
+  return record_trust (self, member, usi_trust_accept_key, error);
 }
