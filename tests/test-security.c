@@ -19,53 +19,9 @@
 
 #include "net/usi-tls-identity.h"
 #include "session/usi-session.h"
-
-#define WAIT_MS 30000
+#include "usi-test-async.h"
 
 /* Helpers ------------------------------------------------------------------ */
-
-static gboolean
-watchdog_fired (gpointer user_data)
-{
-  g_error ("a security test waited more than %d ms", WAIT_MS);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-wait_until (gboolean *done)
-{
-  guint watchdog = g_timeout_add (WAIT_MS, watchdog_fired, NULL);
-
-  while (!*done)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (watchdog);
-}
-
-typedef struct
-{
-  gboolean      done;
-  GAsyncResult *result;
-} Waiter;
-
-static void
-store_result (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Waiter *waiter = user_data;
-
-  waiter->result = g_object_ref (result);
-  waiter->done = TRUE;
-}
-
-static GAsyncResult *
-wait_result (Waiter *waiter)
-{
-  g_clear_object (&waiter->result);
-  wait_until (&waiter->done);
-  waiter->done = FALSE;
-  return waiter->result;
-}
 
 static void
 remove_tree (const char *path)
@@ -382,11 +338,11 @@ new_session (const char *name)
 {
   g_autoptr(UsiStore) store = usi_store_new_keep_nothing ();
   g_autoptr(GError) error = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   UsiSession *session;
 
-  usi_session_new_async (store, name, NULL, store_result, &waiter);
-  session = usi_session_new_finish (wait_result (&waiter), &error);
+  usi_session_new_async (store, name, NULL, usi_test_store_result, &waiter);
+  session = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
   g_clear_object (&waiter.result);
   return session;
@@ -412,7 +368,7 @@ static void
 wait_for_text (UsiRoom    *room,
                const char *text)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) USI_TEST_WAIT_MS * 1000;
 
   while (!room_has_text (room, text))
     {
@@ -433,20 +389,20 @@ open_room (const char  *address,
   UsiHostOptions options = { 0 };
   g_autoptr(GError) error = NULL;
   g_autofree char *invite = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
 
   options.relay_address = address;
   options.relay_pin = pin;
-  usi_session_host_async (alice, &options, NULL, store_result, &waiter);
-  *alice_room = usi_session_host_finish (alice, wait_result (&waiter), &error);
+  usi_session_host_async (alice, &options, NULL, usi_test_store_result, &waiter);
+  *alice_room = usi_session_host_finish (alice, usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
 
-  usi_room_create_invite_async (*alice_room, 0, NULL, store_result, &waiter);
-  invite = usi_room_create_invite_finish (*alice_room, wait_result (&waiter), &error);
+  usi_room_create_invite_async (*alice_room, 0, NULL, usi_test_store_result, &waiter);
+  invite = usi_room_create_invite_finish (*alice_room, usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
 
-  usi_session_join_async (bob, invite, NULL, NULL, store_result, &waiter);
-  *bob_room = usi_session_join_finish (bob, wait_result (&waiter), &error);
+  usi_session_join_async (bob, invite, NULL, NULL, usi_test_store_result, &waiter);
+  *bob_room = usi_session_join_finish (bob, usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
   g_clear_object (&waiter.result);
 }
@@ -456,10 +412,10 @@ send_text (UsiRoom    *room,
            const char *text)
 {
   g_autoptr(GError) error = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
 
-  usi_room_send_text_async (room, text, NULL, store_result, &waiter);
-  g_assert_true (usi_room_send_text_finish (room, wait_result (&waiter), &error));
+  usi_room_send_text_async (room, text, NULL, usi_test_store_result, &waiter);
+  g_assert_true (usi_room_send_text_finish (room, usi_test_wait_result (&waiter), &error));
   g_assert_no_error (error);
   g_clear_object (&waiter.result);
 }

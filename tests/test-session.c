@@ -18,8 +18,7 @@
 #include "protocol/usi-protocol-error.h"
 #include "session/usi-session-error.h"
 #include "session/usi-session.h"
-
-#define WAIT_MS 20000
+#include "usi-test-async.h"
 
 typedef struct
 {
@@ -27,57 +26,6 @@ typedef struct
   char     *address;
   guint8    pin[32];
 } Fixture;
-
-static gboolean
-watchdog_fired (gpointer user_data)
-{
-  g_error ("a session test waited more than %d ms", WAIT_MS);
-  return G_SOURCE_REMOVE;
-}
-
-/* Spins the main context until *done; fails the test after WAIT_MS. */
-static void
-wait_until (gboolean *done)
-{
-  guint watchdog = g_timeout_add (WAIT_MS, watchdog_fired, NULL);
-
-  while (!*done)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (watchdog);
-}
-
-typedef struct
-{
-  gboolean      done;
-  GAsyncResult *result;
-} Waiter;
-
-static void
-store_result (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Waiter *waiter = user_data;
-
-  waiter->result = g_object_ref (result);
-  waiter->done = TRUE;
-}
-
-/* Waits for the next result; the previous one (if any) is dropped first
- * by the caller with waiter_reset(). */
-static GAsyncResult *
-wait_result (Waiter *waiter)
-{
-  wait_until (&waiter->done);
-  return waiter->result;
-}
-
-static void
-waiter_reset (Waiter *waiter)
-{
-  g_clear_object (&waiter->result);
-  waiter->done = FALSE;
-}
 
 static void
 fixture_set_up (Fixture       *fixture,
@@ -114,13 +62,13 @@ new_session (const char *name)
 {
   g_autoptr(UsiStore) store = usi_store_new_keep_nothing ();
   g_autoptr(GError) error = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   UsiSession *session;
 
-  usi_session_new_async (store, name, NULL, store_result, &waiter);
-  session = usi_session_new_finish (wait_result (&waiter), &error);
+  usi_session_new_async (store, name, NULL, usi_test_store_result, &waiter);
+  session = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
   return session;
 }
 
@@ -132,18 +80,18 @@ host (Fixture    *fixture,
 {
   UsiHostOptions options = { 0 };
   g_autoptr(GError) error = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   UsiRoom *room;
 
   options.relay_address = fixture->address;
   options.relay_pin = fixture->pin;
   options.password = password;
   options.rotate_after = rotate_after;
-  usi_session_host_async (session, &options, NULL, store_result, &waiter);
-  room = usi_session_host_finish (session, wait_result (&waiter), &error);
+  usi_session_host_async (session, &options, NULL, usi_test_store_result, &waiter);
+  room = usi_session_host_finish (session, usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (usi_room_get_state (room), ==, USI_ROOM_JOINED);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
   return room;
 }
 
@@ -151,14 +99,14 @@ static char *
 invite (UsiRoom *room)
 {
   g_autoptr(GError) error = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   char *text;
 
-  usi_room_create_invite_async (room, 0, NULL, store_result, &waiter);
-  text = usi_room_create_invite_finish (room, wait_result (&waiter), &error);
+  usi_room_create_invite_async (room, 0, NULL, usi_test_store_result, &waiter);
+  text = usi_room_create_invite_finish (room, usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
   g_assert_true (g_str_has_prefix (text, "usi://invite/"));
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
   return text;
 }
 
@@ -169,12 +117,12 @@ join (UsiSession  *session,
       const char  *password,
       GError     **error)
 {
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   UsiRoom *room;
 
-  usi_session_join_async (session, invite_text, password, NULL, store_result, &waiter);
-  room = usi_session_join_finish (session, wait_result (&waiter), error);
-  waiter_reset (&waiter);
+  usi_session_join_async (session, invite_text, password, NULL, usi_test_store_result, &waiter);
+  room = usi_session_join_finish (session, usi_test_wait_result (&waiter), error);
+  usi_test_waiter_clear (&waiter);
   return room;
 }
 
@@ -183,12 +131,12 @@ send_text (UsiRoom    *room,
            const char *text)
 {
   g_autoptr(GError) error = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
 
-  usi_room_send_text_async (room, text, NULL, store_result, &waiter);
-  g_assert_true (usi_room_send_text_finish (room, wait_result (&waiter), &error));
+  usi_room_send_text_async (room, text, NULL, usi_test_store_result, &waiter);
+  g_assert_true (usi_room_send_text_finish (room, usi_test_wait_result (&waiter), &error));
   g_assert_no_error (error);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
 }
 
 static guint
@@ -213,7 +161,7 @@ static void
 wait_for_message (UsiRoom    *room,
                   const char *text)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + USI_TEST_WAIT_MS * 1000;
 
   while (count_messages_with (room, text) == 0)
     {
@@ -226,7 +174,7 @@ static void
 wait_for_epoch (UsiRoom *room,
                 guint64  epoch)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + USI_TEST_WAIT_MS * 1000;
 
   while (usi_room_get_epoch (room) < epoch)
     {
@@ -328,7 +276,7 @@ test_removed_member_reads_nothing_new (Fixture       *fixture,
   g_autofree char *invite_carol = NULL;
   g_autoptr(UsiRoom) bob_room = join (bob, invite_bob, NULL, &error);
   g_autoptr(UsiRoom) carol_room = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
 
   g_assert_no_error (error);
   invite_carol = invite (owner_room);
@@ -336,10 +284,10 @@ test_removed_member_reads_nothing_new (Fixture       *fixture,
   g_assert_no_error (error);
   wait_for_epoch (bob_room, 2);
 
-  usi_room_remove_member_async (owner_room, usi_room_lookup_member (owner_room, "Bob"), NULL, store_result, &waiter);
-  g_assert_true (usi_room_commit_finish (owner_room, wait_result (&waiter), &error));
+  usi_room_remove_member_async (owner_room, usi_room_lookup_member (owner_room, "Bob"), NULL, usi_test_store_result, &waiter);
+  g_assert_true (usi_room_commit_finish (owner_room, usi_test_wait_result (&waiter), &error));
   g_assert_no_error (error);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
 
   /* Bob's client keeps running with every key it had. */
   while (usi_room_get_state (bob_room) != USI_ROOM_REMOVED)
@@ -353,10 +301,10 @@ test_removed_member_reads_nothing_new (Fixture       *fixture,
   g_assert_cmpuint (g_list_model_get_n_items (usi_room_get_members (carol_room)), ==, 2);
 
   /* What Bob sends is refused. */
-  usi_room_send_text_async (bob_room, "still here?", NULL, store_result, &waiter);
-  g_assert_false (usi_room_send_text_finish (bob_room, wait_result (&waiter), &error));
+  usi_room_send_text_async (bob_room, "still here?", NULL, usi_test_store_result, &waiter);
+  g_assert_false (usi_room_send_text_finish (bob_room, usi_test_wait_result (&waiter), &error));
   g_assert_error (error, USI_SESSION_ERROR, USI_SESSION_ERROR_REMOVED);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
   settle ();
   g_assert_cmpuint (count_messages_with (carol_room, "still here?"), ==, 0);
 
@@ -490,20 +438,20 @@ test_preshared_room (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(UsiRoom) alice_room = NULL;
   g_autoptr(UsiRoom) bob_room = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
 
   options.relay_address = fixture->address;
   options.relay_pin = fixture->pin;
   options.preshared_key = key;
-  usi_session_host_async (alice, &options, NULL, store_result, &waiter);
-  alice_room = usi_session_host_finish (alice, wait_result (&waiter), &error);
+  usi_session_host_async (alice, &options, NULL, usi_test_store_result, &waiter);
+  alice_room = usi_session_host_finish (alice, usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
 
-  usi_session_join_preshared_async (bob, key, fixture->address, fixture->pin, NULL, store_result, &waiter);
-  bob_room = usi_session_join_finish (bob, wait_result (&waiter), &error);
+  usi_session_join_preshared_async (bob, key, fixture->address, fixture->pin, NULL, usi_test_store_result, &waiter);
+  bob_room = usi_session_join_finish (bob, usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
   g_assert_cmpuint (usi_room_get_kind (bob_room), ==, USI_ROOM_KIND_PRESHARED);
 
   send_text (alice_room, "psk hello");
@@ -512,14 +460,14 @@ test_preshared_room (Fixture       *fixture,
   wait_for_message (alice_room, "psk reply");
 
   /* No owner: nobody can invite. */
-  usi_room_create_invite_async (alice_room, 0, NULL, store_result, &waiter);
+  usi_room_create_invite_async (alice_room, 0, NULL, usi_test_store_result, &waiter);
   {
-    g_autofree char *text = usi_room_create_invite_finish (alice_room, wait_result (&waiter), &error);
+    g_autofree char *text = usi_room_create_invite_finish (alice_room, usi_test_wait_result (&waiter), &error);
 
     g_assert_null (text);
     g_assert_error (error, USI_SESSION_ERROR, USI_SESSION_ERROR_NOT_SUPPORTED);
   }
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
 
   usi_session_shutdown (alice);
   usi_session_shutdown (bob);
@@ -577,15 +525,15 @@ test_owner_offline_then_back (Fixture       *fixture,
   g_autofree char *text = invite (owner_room);
   g_autoptr(GError) error = NULL;
   g_autoptr(UsiRoom) bob_room = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   gint64 deadline;
 
   usi_session_set_online (owner, FALSE);
   settle ();
 
   /* Bob's request waits at the relay; Bob is told so. */
-  usi_session_join_async (bob, text, NULL, NULL, store_result, &waiter);
-  deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  usi_session_join_async (bob, text, NULL, NULL, usi_test_store_result, &waiter);
+  deadline = g_get_monotonic_time () + USI_TEST_WAIT_MS * 1000;
   while (joining_state (bob) != USI_ROOM_WAITING_FOR_OWNER)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
@@ -594,10 +542,10 @@ test_owner_offline_then_back (Fixture       *fixture,
   g_assert_false (waiter.done);
 
   usi_session_set_online (owner, TRUE);
-  bob_room = usi_session_join_finish (bob, wait_result (&waiter), &error);
+  bob_room = usi_session_join_finish (bob, usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (usi_room_get_state (bob_room), ==, USI_ROOM_JOINED);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
 
   send_text (bob_room, "owner came back");
   wait_for_message (owner_room, "owner came back");
@@ -614,19 +562,19 @@ test_pin_mismatch_fails_start (Fixture       *fixture,
   UsiHostOptions options = { 0 };
   g_autoptr(GError) error = NULL;
   g_autoptr(UsiRoom) room = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   guint8 wrong_pin[32];
 
   memcpy (wrong_pin, fixture->pin, sizeof wrong_pin);
   wrong_pin[0] ^= 1;
   options.relay_address = fixture->address;
   options.relay_pin = wrong_pin;
-  usi_session_host_async (owner, &options, NULL, store_result, &waiter);
-  room = usi_session_host_finish (owner, wait_result (&waiter), &error);
+  usi_session_host_async (owner, &options, NULL, usi_test_store_result, &waiter);
+  room = usi_session_host_finish (owner, usi_test_wait_result (&waiter), &error);
   g_assert_null (room);
   g_assert_error (error, USI_NET_ERROR, USI_NET_ERROR_PIN_MISMATCH);
   g_assert_cmpuint (g_list_model_get_n_items (usi_session_get_rooms (owner)), ==, 0);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
 
   usi_session_shutdown (owner);
 }
@@ -644,7 +592,7 @@ test_key_change_blocks_sending (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autoptr(UsiRoom) bob_room = join (bob, invite_bob, NULL, &error);
   g_autoptr(UsiRoom) impostor_room = NULL;
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   UsiMember *member;
 
   g_assert_no_error (error);
@@ -655,20 +603,20 @@ test_key_change_blocks_sending (Fixture       *fixture,
   g_assert_cmpuint (usi_member_get_verification (member), ==, USI_MEMBER_VERIFIED);
 
   /* Bob leaves; someone else comes back as "Bob" with another key. */
-  usi_room_remove_member_async (owner_room, member, NULL, store_result, &waiter);
-  g_assert_true (usi_room_commit_finish (owner_room, wait_result (&waiter), &error));
-  waiter_reset (&waiter);
+  usi_room_remove_member_async (owner_room, member, NULL, usi_test_store_result, &waiter);
+  g_assert_true (usi_room_commit_finish (owner_room, usi_test_wait_result (&waiter), &error));
+  usi_test_waiter_clear (&waiter);
   invite_impostor = invite (owner_room);
   impostor_room = join (impostor, invite_impostor, NULL, &error);
   g_assert_no_error (error);
 
   member = usi_room_lookup_member (owner_room, "Bob");
   g_assert_cmpuint (usi_member_get_verification (member), ==, USI_MEMBER_KEY_CHANGED);
-  usi_room_send_text_async (owner_room, "who are you?", NULL, store_result, &waiter);
-  g_assert_false (usi_room_send_text_finish (owner_room, wait_result (&waiter), &error));
+  usi_room_send_text_async (owner_room, "who are you?", NULL, usi_test_store_result, &waiter);
+  g_assert_false (usi_room_send_text_finish (owner_room, usi_test_wait_result (&waiter), &error));
   g_assert_error (error, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_KEY_CHANGED);
   g_clear_error (&error);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
   settle ();
   g_assert_cmpuint (count_messages_with (impostor_room, "who are you?"), ==, 0);
 
@@ -689,14 +637,14 @@ open_kept_session (const char *directory,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(UsiStore) store = usi_store_open_passphrase (directory, "a passphrase for tests", NULL, &error);
-  Waiter waiter = { 0 };
+  UsiTestWaiter waiter = { 0 };
   UsiSession *session;
 
   g_assert_no_error (error);
-  usi_session_new_async (store, name, NULL, store_result, &waiter);
-  session = usi_session_new_finish (wait_result (&waiter), &error);
+  usi_session_new_async (store, name, NULL, usi_test_store_result, &waiter);
+  session = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
   g_assert_no_error (error);
-  waiter_reset (&waiter);
+  usi_test_waiter_clear (&waiter);
   return session;
 }
 
