@@ -933,3 +933,582 @@ usi_mls_secret_tree_get_n_skipped_keys_total (UsiMlsSecretTree *tree)
 
   return tree->n_skipped_keys;
 }
+
+/* Saving and restoring (docs/protocol.md §12) ------------------------------
+ *
+ * A fixed big-endian layout with explicit counts; the crypto layer has no
+ * wire codec of its own and needs none:
+ *
+ *   u8 kind = 1, u8 version = 1,
+ *   u32 n_leaves, u32 max_forward_jump, u32 max_skipped_keys,
+ *   u32 n, n × { u32 node, secret[32] }               node index ascending
+ *   u32 n, n × { u32 leaf, Ratchet handshake, Ratchet application }
+ *                                                     leaf index ascending
+ *     Ratchet = { u64 next_generation, secret[32], u64 forgotten_below,
+ *                 u32 n, n × { u32 first, u32 last } }
+ *   u32 n, n × { u32 leaf, u8 type, u32 generation, key[32], nonce[12] }
+ *                                                     oldest kept first
+ *
+ * Only what the tree holds is written, so what it deleted stays deleted;
+ * the skipped keys keep their age order, so the caps drop the same keys
+ * after a restore as they would have before.  Restore accepts exactly what
+ * save can write: anything else is refused, never repaired. */
+
+#define STATE_KIND              1
+#define STATE_VERSION           1
+#define STATE_HEADER_LENGTH     (1 + 1 + 4 + 4 + 4)
+#define STATE_NODE_LENGTH       (4 + USI_MLS_HASH_LENGTH)
+#define STATE_RATCHET_LENGTH    (8 + USI_MLS_HASH_LENGTH + 8 + 4)
+#define STATE_RUN_LENGTH        (4 + 4)
+#define STATE_LEAF_LENGTH       (4 + 2 * STATE_RATCHET_LENGTH)
+#define STATE_SKIPPED_LENGTH    (4 + 1 + 4 + USI_MLS_AEAD_KEY_LENGTH + USI_MLS_AEAD_NONCE_LENGTH)
+
+typedef struct
+{
+  guint8 *data;
+  gsize   length;
+  gsize   offset;
+} StateWriter;
+
+static void
+put_bytes (StateWriter  *writer,
+           const guint8 *bytes,
+           gsize         length)
+{
+  g_assert (length <= writer->length - writer->offset);
+
+  memcpy (writer->data + writer->offset, bytes, length);
+  writer->offset += length;
+}
+
+static void
+put_u8 (StateWriter *writer,
+        guint8       value)
+{
+  put_bytes (writer, &value, 1);
+}
+
+static void
+put_u32 (StateWriter *writer,
+         guint32      value)
+{
+  guint8 bytes[4] = { value >> 24, (value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff };
+
+  put_bytes (writer, bytes, sizeof bytes);
+}
+
+static void
+put_u64 (StateWriter *writer,
+         guint64      value)
+{
+  guint8 bytes[8];
+
+  for (guint i = 0; i < 8; i++)
+    bytes[i] = (value >> (56 - 8 * i)) & 0xff;
+  put_bytes (writer, bytes, sizeof bytes);
+}
+
+static int
+compare_indices (gconstpointer a,
+                 gconstpointer b)
+{
+  guint32 first = *(const guint32 *) a;
+  guint32 second = *(const guint32 *) b;
+
+  return first < second ? -1 : first > second;
+}
+
+/* The keys of @table (node or leaf indices), ascending. */
+static GArray *
+sorted_indices (GHashTable *table)
+{
+  GArray *indices = g_array_sized_new (FALSE, FALSE, sizeof (guint32), g_hash_table_size (table));
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      guint32 index = GPOINTER_TO_UINT (key);
+
+      g_array_append_val (indices, index);
+    }
+  g_array_sort (indices, compare_indices);
+  return indices;
+}
+
+static void
+put_ratchet (StateWriter   *writer,
+             const Ratchet *ratchet)
+{
+  guint n_runs = ratchet->expired != NULL ? ratchet->expired->len : 0;
+
+  put_u64 (writer, ratchet->next_generation);
+  put_bytes (writer, ratchet->secret, sizeof ratchet->secret);
+  put_u64 (writer, ratchet->forgotten_below);
+  put_u32 (writer, n_runs);
+  for (guint i = 0; i < n_runs; i++)
+    {
+      const ExpiredRun *run = &g_array_index (ratchet->expired, ExpiredRun, i);
+
+      put_u32 (writer, run->first);
+      put_u32 (writer, run->last);
+    }
+}
+
+GBytes *
+usi_mls_secret_tree_save (UsiMlsSecretTree *tree)
+{
+  g_autoptr(GArray) nodes = NULL;
+  g_autoptr(GArray) leaves = NULL;
+  g_autoptr(GHashTable) ratchet_places = NULL;
+  GSequenceIter *iter;
+  StateWriter writer = { NULL, 0, 0 };
+
+  g_return_val_if_fail (tree != NULL, NULL);
+
+  nodes = sorted_indices (tree->node_secrets);
+  leaves = sorted_indices (tree->leaves);
+
+  /* The exact size first: the secrets are written once, into memory that
+   * is wiped when the bytes are freed, never into a buffer that grows. */
+  writer.length = STATE_HEADER_LENGTH + 4 + (gsize) nodes->len * STATE_NODE_LENGTH +
+                  4 + (gsize) leaves->len * STATE_LEAF_LENGTH +
+                  4 + (gsize) tree->n_skipped_keys * STATE_SKIPPED_LENGTH;
+  ratchet_places = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < leaves->len; i++)
+    {
+      guint32 index = g_array_index (leaves, guint32, i);
+      Leaf *leaf = g_hash_table_lookup (tree->leaves, GUINT_TO_POINTER (index));
+
+      for (guint type = 0; type < G_N_ELEMENTS (leaf->ratchets); type++)
+        {
+          Ratchet *ratchet = &leaf->ratchets[type];
+
+          if (ratchet->expired != NULL)
+            writer.length += (gsize) ratchet->expired->len * STATE_RUN_LENGTH;
+          /* Which leaf each skipped key's ratchet belongs to (+ 1: not NULL). */
+          g_hash_table_insert (ratchet_places, ratchet, GUINT_TO_POINTER (index + 1));
+        }
+    }
+  writer.data = g_malloc (writer.length);
+
+  put_u8 (&writer, STATE_KIND);
+  put_u8 (&writer, STATE_VERSION);
+  put_u32 (&writer, tree->n_leaves);
+  put_u32 (&writer, tree->max_forward_jump);
+  put_u32 (&writer, tree->max_skipped_keys);
+
+  put_u32 (&writer, nodes->len);
+  for (guint i = 0; i < nodes->len; i++)
+    {
+      guint32 node = g_array_index (nodes, guint32, i);
+
+      put_u32 (&writer, node);
+      put_bytes (&writer, g_hash_table_lookup (tree->node_secrets, GUINT_TO_POINTER (node)),
+                 USI_MLS_HASH_LENGTH);
+    }
+
+  put_u32 (&writer, leaves->len);
+  for (guint i = 0; i < leaves->len; i++)
+    {
+      guint32 index = g_array_index (leaves, guint32, i);
+      Leaf *leaf = g_hash_table_lookup (tree->leaves, GUINT_TO_POINTER (index));
+
+      put_u32 (&writer, index);
+      put_ratchet (&writer, &leaf->ratchets[USI_MLS_RATCHET_HANDSHAKE]);
+      put_ratchet (&writer, &leaf->ratchets[USI_MLS_RATCHET_APPLICATION]);
+    }
+
+  put_u32 (&writer, tree->n_skipped_keys);
+  for (iter = g_sequence_get_begin_iter (tree->skipped_by_age);
+       !g_sequence_iter_is_end (iter);
+       iter = g_sequence_iter_next (iter))
+    {
+      const SkippedKey *skipped = g_sequence_get (iter);
+      guint32 index = GPOINTER_TO_UINT (g_hash_table_lookup (ratchet_places, skipped->ratchet)) - 1;
+      Leaf *leaf = g_hash_table_lookup (tree->leaves, GUINT_TO_POINTER (index));
+
+      put_u32 (&writer, index);
+      put_u8 (&writer, skipped->ratchet == &leaf->ratchets[USI_MLS_RATCHET_HANDSHAKE]
+                       ? USI_MLS_RATCHET_HANDSHAKE : USI_MLS_RATCHET_APPLICATION);
+      put_u32 (&writer, skipped->generation);
+      put_bytes (&writer, skipped->key_nonce.key, sizeof skipped->key_nonce.key);
+      put_bytes (&writer, skipped->key_nonce.nonce, sizeof skipped->key_nonce.nonce);
+    }
+
+  g_assert (writer.offset == writer.length);
+  return usi_secret_bytes_new_take (writer.data, writer.length);
+}
+
+typedef struct
+{
+  const guint8 *data;
+  gsize         length;
+  gsize         offset;
+} StateReader;
+
+static gboolean
+state_refused (GError **error)
+{
+  g_set_error_literal (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_INVALID_ARGUMENT,
+                       _("The saved message keys are damaged: restore them from a backup, or leave the room and join it again."));
+  return FALSE;
+}
+
+static gboolean
+take_bytes (StateReader   *reader,
+            gsize          length,
+            const guint8 **bytes)
+{
+  if (length > reader->length - reader->offset)
+    return FALSE;
+
+  *bytes = reader->data + reader->offset;
+  reader->offset += length;
+  return TRUE;
+}
+
+static gboolean
+take_u8 (StateReader *reader,
+         guint8      *value)
+{
+  const guint8 *bytes;
+
+  if (!take_bytes (reader, 1, &bytes))
+    return FALSE;
+
+  *value = bytes[0];
+  return TRUE;
+}
+
+static gboolean
+take_u32 (StateReader *reader,
+          guint32     *value)
+{
+  const guint8 *bytes;
+
+  if (!take_bytes (reader, 4, &bytes))
+    return FALSE;
+
+  *value = (guint32) bytes[0] << 24 | (guint32) bytes[1] << 16 | (guint32) bytes[2] << 8 | bytes[3];
+  return TRUE;
+}
+
+static gboolean
+take_u64 (StateReader *reader,
+          guint64     *value)
+{
+  const guint8 *bytes;
+
+  if (!take_bytes (reader, 8, &bytes))
+    return FALSE;
+
+  *value = 0;
+  for (guint i = 0; i < 8; i++)
+    *value = *value << 8 | bytes[i];
+  return TRUE;
+}
+
+/* A count of items of @item_length bytes each, at most @max, that the rest
+ * of the input can hold: checked before anything is allocated for them. */
+static gboolean
+take_count (StateReader *reader,
+            gsize        item_length,
+            guint64      max,
+            guint32     *count)
+{
+  return take_u32 (reader, count) &&
+         *count <= max &&
+         *count <= (reader->length - reader->offset) / item_length;
+}
+
+static gboolean
+is_zero (const guint8 *bytes,
+         gsize         length)
+{
+  guint8 any = 0;
+
+  for (gsize i = 0; i < length; i++)
+    any |= bytes[i];
+
+  return any == 0;
+}
+
+/* Whether one of the ratchet's runs holds @generation (the generations
+ * below forgotten_below are not counted: a key kept from there is legal). */
+static gboolean
+in_expired_run (const Ratchet *ratchet,
+                guint32        generation)
+{
+  if (ratchet->expired == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < ratchet->expired->len; i++)
+    {
+      const ExpiredRun *run = &g_array_index (ratchet->expired, ExpiredRun, i);
+
+      if (generation >= run->first && generation <= run->last)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+static gboolean
+take_ratchet (StateReader *reader,
+              Ratchet     *ratchet)
+{
+  const guint8 *secret;
+  guint32 n_runs;
+  guint64 below;
+
+  if (!take_u64 (reader, &ratchet->next_generation) ||
+      !take_bytes (reader, sizeof ratchet->secret, &secret) ||
+      !take_u64 (reader, &ratchet->forgotten_below) ||
+      !take_count (reader, STATE_RUN_LENGTH, MAX_EXPIRED_RUNS, &n_runs))
+    return FALSE;
+  memcpy (ratchet->secret, secret, sizeof ratchet->secret);
+
+  /* An exhausted ratchet has wiped its secret; nothing is forgotten above
+   * where the ratchet stands, and only a full list of runs forgets. */
+  if (ratchet->next_generation > GENERATION_LIMIT ||
+      (ratchet->next_generation == GENERATION_LIMIT && !is_zero (secret, sizeof ratchet->secret)) ||
+      ratchet->forgotten_below > ratchet->next_generation ||
+      (ratchet->forgotten_below > 0 && n_runs == 0))
+    return FALSE;
+
+  /* Runs: sorted, apart (adjacent ones are merged), at or above
+   * forgotten_below and below the ratchet's position. */
+  below = ratchet->forgotten_below;
+  if (n_runs > 0)
+    ratchet->expired = g_array_sized_new (FALSE, FALSE, sizeof (ExpiredRun), n_runs);
+  for (guint i = 0; i < n_runs; i++)
+    {
+      ExpiredRun run;
+
+      if (!take_u32 (reader, &run.first) || !take_u32 (reader, &run.last) ||
+          run.first < below || run.first > run.last || run.last >= ratchet->next_generation)
+        return FALSE;
+      g_array_append_val (ratchet->expired, run);
+      below = (guint64) run.last + 2;
+    }
+
+  return TRUE;
+}
+
+/* The level of node @node (RFC 9420 Appendix C: its trailing ones) and the
+ * first leaf below it. */
+static guint
+node_level (guint32 node)
+{
+  guint level = 0;
+
+  while (level < 32 && (node >> level) & 1)
+    level++;
+
+  return level;
+}
+
+/* Every leaf of the tree lies under exactly one node that holds a secret or
+ * is itself derived: the frontier a run of splits leaves behind. */
+static gboolean
+check_frontier (UsiMlsSecretTree *tree,
+                GArray           *nodes,
+                GArray           *leaves)
+{
+  guint64 covered = 0;
+  guint i = 0, j = 0;
+
+  while (i < nodes->len || j < leaves->len)
+    {
+      guint32 node;
+      guint level;
+      guint64 first;
+
+      /* Both lists ascend; a derived leaf i is node 2i. */
+      if (j == leaves->len ||
+          (i < nodes->len && g_array_index (nodes, guint32, i) < 2 * g_array_index (leaves, guint32, j)))
+        node = g_array_index (nodes, guint32, i++);
+      else
+        node = 2 * g_array_index (leaves, guint32, j++);
+
+      level = node_level (node);
+      first = ((guint64) node >> (level + 1)) << level;
+      if (first != covered)
+        return FALSE;
+      covered += G_GUINT64_CONSTANT (1) << level;
+    }
+
+  return covered == tree->width;
+}
+
+static Ratchet *
+find_restored_ratchet (UsiMlsSecretTree *tree,
+                       guint32           leaf_index,
+                       guint8            type)
+{
+  Leaf *leaf;
+
+  if (type > USI_MLS_RATCHET_APPLICATION)
+    return NULL;
+
+  leaf = g_hash_table_lookup (tree->leaves, GUINT_TO_POINTER (leaf_index));
+  return leaf != NULL ? &leaf->ratchets[type] : NULL;
+}
+
+static gboolean
+restore_into (UsiMlsSecretTree *tree,
+              StateReader      *reader)
+{
+  g_autoptr(GArray) nodes = NULL;
+  g_autoptr(GArray) leaves = NULL;
+  guint32 n_nodes, n_leaves, n_skipped;
+
+  /* Node secrets: a node of the tree, ascending. */
+  if (!take_count (reader, STATE_NODE_LENGTH, 2 * (guint64) tree->width - 1, &n_nodes))
+    return FALSE;
+  nodes = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_nodes);
+  for (guint i = 0; i < n_nodes; i++)
+    {
+      const guint8 *secret;
+      guint32 node;
+
+      if (!take_u32 (reader, &node) ||
+          (guint64) node >= 2 * (guint64) tree->width - 1 ||
+          (i > 0 && node <= g_array_index (nodes, guint32, i - 1)) ||
+          !take_bytes (reader, USI_MLS_HASH_LENGTH, &secret))
+        return FALSE;
+      g_array_append_val (nodes, node);
+      g_hash_table_insert (tree->node_secrets, GUINT_TO_POINTER (node),
+                           g_memdup2 (secret, USI_MLS_HASH_LENGTH));
+    }
+
+  /* Derived leaves: a member of the tree, ascending. */
+  if (!take_count (reader, STATE_LEAF_LENGTH, tree->n_leaves, &n_leaves))
+    return FALSE;
+  leaves = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_leaves);
+  for (guint i = 0; i < n_leaves; i++)
+    {
+      Leaf *leaf;
+      guint32 index;
+
+      if (!take_u32 (reader, &index) || index >= tree->n_leaves ||
+          (i > 0 && index <= g_array_index (leaves, guint32, i - 1)))
+        return FALSE;
+      g_array_append_val (leaves, index);
+
+      leaf = g_new0 (Leaf, 1);
+      for (guint type = 0; type < G_N_ELEMENTS (leaf->ratchets); type++)
+        leaf->ratchets[type].skipped = g_tree_new_full (compare_generations, NULL, NULL, skipped_key_free);
+      g_hash_table_insert (tree->leaves, GUINT_TO_POINTER (index), leaf);
+      for (guint type = 0; type < G_N_ELEMENTS (leaf->ratchets); type++)
+        if (!take_ratchet (reader, &leaf->ratchets[type]))
+          return FALSE;
+    }
+
+  if (!check_frontier (tree, nodes, leaves))
+    return FALSE;
+
+  /* Skipped keys, oldest first: of a derived ratchet, behind its position,
+   * neither dropped nor held twice, within both caps. */
+  if (!take_count (reader, STATE_SKIPPED_LENGTH, tree->max_skipped_keys, &n_skipped))
+    return FALSE;
+  for (guint i = 0; i < n_skipped; i++)
+    {
+      const guint8 *key, *nonce;
+      SkippedKey *skipped;
+      Ratchet *ratchet;
+      guint32 leaf_index, generation;
+      guint8 type;
+
+      if (!take_u32 (reader, &leaf_index) || !take_u8 (reader, &type) || !take_u32 (reader, &generation) ||
+          !take_bytes (reader, USI_MLS_AEAD_KEY_LENGTH, &key) ||
+          !take_bytes (reader, USI_MLS_AEAD_NONCE_LENGTH, &nonce))
+        return FALSE;
+
+      ratchet = find_restored_ratchet (tree, leaf_index, type);
+      if (ratchet == NULL || generation >= ratchet->next_generation ||
+          in_expired_run (ratchet, generation) ||
+          g_tree_lookup (ratchet->skipped, GUINT_TO_POINTER (generation)) != NULL ||
+          (guint) g_tree_nnodes (ratchet->skipped) >= tree->max_forward_jump)
+        return FALSE;
+
+      skipped = g_new (SkippedKey, 1);
+      memcpy (skipped->key_nonce.key, key, sizeof skipped->key_nonce.key);
+      memcpy (skipped->key_nonce.nonce, nonce, sizeof skipped->key_nonce.nonce);
+      skipped->ratchet = ratchet;
+      skipped->generation = generation;
+      skipped->age = g_sequence_append (tree->skipped_by_age, skipped);
+      g_tree_insert (ratchet->skipped, GUINT_TO_POINTER (generation), skipped);
+      tree->n_skipped_keys++;
+    }
+
+  return reader->offset == reader->length;
+}
+
+UsiMlsSecretTree *
+usi_mls_secret_tree_restore (const char    *prefix,
+                             const guint8  *data,
+                             gsize          length,
+                             GError       **error)
+{
+  StateReader reader = { data, length, 0 };
+  UsiMlsSecretTree *tree;
+  guint8 kind, version;
+  guint32 n_leaves, max_forward_jump, max_skipped_keys;
+  guint32 width = 1;
+
+  g_return_val_if_fail (prefix != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+
+  if (!take_u8 (&reader, &kind) || kind != STATE_KIND || !take_u8 (&reader, &version))
+    {
+      state_refused (error);
+      return NULL;
+    }
+  if (version != STATE_VERSION)
+    {
+      g_set_error_literal (error, USI_CRYPTO_ERROR, USI_CRYPTO_ERROR_INVALID_ARGUMENT,
+                           _("The saved message keys were written by another version of Usi, which this one cannot read."));
+      return NULL;
+    }
+  if (!take_u32 (&reader, &n_leaves) || !take_u32 (&reader, &max_forward_jump) ||
+      !take_u32 (&reader, &max_skipped_keys) ||
+      n_leaves == 0 || n_leaves > MAX_LEAVES)
+    {
+      state_refused (error);
+      return NULL;
+    }
+  while (width < n_leaves)
+    width <<= 1;
+
+  /* The tree of usi_mls_secret_tree_new_full(), empty: what it holds comes
+   * from the input alone.  Freeing it on a refusal wipes what was read. */
+  tree = g_new0 (UsiMlsSecretTree, 1);
+  tree->prefix = g_strdup (prefix);
+  tree->n_leaves = n_leaves;
+  tree->width = width;
+  tree->max_forward_jump = max_forward_jump;
+  tree->max_skipped_keys = max_skipped_keys;
+  tree->skipped_by_age = g_sequence_new (NULL);
+  tree->node_secrets = g_hash_table_new_full (NULL, NULL, NULL, secret_free);
+  tree->leaves = g_hash_table_new_full (NULL, NULL, NULL, leaf_free);
+
+  if (!restore_into (tree, &reader))
+    {
+      usi_mls_secret_tree_free (tree);
+      state_refused (error);
+      return NULL;
+    }
+
+  return tree;
+}
+
+guint32
+usi_mls_secret_tree_get_n_leaves (UsiMlsSecretTree *tree)
+{
+  g_return_val_if_fail (tree != NULL, 0);
+
+  return tree->n_leaves;
+}

@@ -142,4 +142,19 @@ guint             usi_mls_secret_tree_get_n_skipped_keys  (UsiMlsSecretTree *tre
                                                            guint32           leaf);
 guint             usi_mls_secret_tree_get_n_skipped_keys_total (UsiMlsSecretTree *tree);
 
+/* Saving and restoring, for a member's encrypted state on disk
+ * (docs/protocol.md §12): exactly what the tree holds now (its parameters,
+ * the node secrets not yet used, each ratchet's position and skipped keys),
+ * nothing it has deleted, so the deletion schedule survives a restart.  The
+ * bytes are secret (wiped when freed).  Restore refuses anything it did not
+ * write (USI_CRYPTO_ERROR_INVALID_ARGUMENT). */
+GBytes           *usi_mls_secret_tree_save             (UsiMlsSecretTree   *tree);
+UsiMlsSecretTree *usi_mls_secret_tree_restore          (const char         *prefix,
+                                                        const guint8       *data,
+                                                        gsize               length,
+                                                        GError            **error);
+/* The number of members the tree was made for, e.g. to check a restored
+ * tree against the roster of its epoch. */
+guint32           usi_mls_secret_tree_get_n_leaves     (UsiMlsSecretTree   *tree);
+
 G_END_DECLS

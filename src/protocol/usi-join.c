@@ -21,6 +21,7 @@
 #include "crypto/usi-secret.h"
 
 #include "usi-display-name.h"
+#include "usi-epoch.h"
 #include "usi-join.h"
 #include "usi-protocol-error.h"
 #include "usi-wire.h"
@@ -1119,4 +1120,150 @@ usi_join_refusal_open (const guint8          *body,
 
   *reason = plaintext[0];
   return TRUE;
+}
+
+/* Saved state (docs/protocol.md §12) ------------------------------------------
+ *
+ *   u8 kind = 7 ‖ u8 version = 1 ‖ room_id[16] ‖ owner_identity_key[32] ‖
+ *   optional<password_key[32]> ‖ V<Entry>
+ *   Entry = invite_id[16] ‖ psk[32] ‖ owner_leaf_key[32] ‖ u64 expires_ms ‖
+ *           u8 state ‖ u8 failed_opens ‖ optional<consumed_enc[32]>
+ *
+ * Entries in the book's order. */
+
+#define STATE_ENTRY_MAX_LENGTH (USI_INVITE_ID_LENGTH + USI_INVITE_PSK_LENGTH + USI_KEY_LENGTH + 8 + 1 + 1 + \
+                                1 + USI_HPKE_ENC_LENGTH)
+
+GBytes *
+usi_invite_book_save (UsiInviteBook *book)
+{
+  GByteArray *entries;
+  GByteArray *out;
+  gsize capacity;
+
+  g_return_val_if_fail (book != NULL, NULL);
+
+  entries = _usi_state_buffer_new (book->entries->len * STATE_ENTRY_MAX_LENGTH);
+  for (guint i = 0; i < book->entries->len; i++)
+    {
+      const InviteEntry *entry = g_ptr_array_index (book->entries, i);
+
+      usi_wire_write_fixed (entries, entry->invite_id, sizeof entry->invite_id);
+      usi_wire_write_fixed (entries, entry->psk, sizeof entry->psk);
+      usi_wire_write_fixed (entries, entry->owner_leaf_key, sizeof entry->owner_leaf_key);
+      usi_wire_write_u64 (entries, entry->expires_ms);
+      usi_wire_write_u8 (entries, (guint8) entry->state);
+      usi_wire_write_u8 (entries, (guint8) entry->failed_opens);
+      usi_wire_write_bool (entries, entry->consumed);
+      if (entry->consumed)
+        usi_wire_write_fixed (entries, entry->consumed_enc, sizeof entry->consumed_enc);
+    }
+
+  capacity = 2 + USI_ROOM_ID_LENGTH + USI_KEY_LENGTH + 1 + USI_JOIN_PASSWORD_KEY_LENGTH + 4 + entries->len;
+  out = _usi_state_writer_new (USI_STATE_KIND_INVITE_BOOK, capacity);
+  usi_wire_write_fixed (out, book->room_id, sizeof book->room_id);
+  usi_wire_write_fixed (out, book->owner_identity_key, sizeof book->owner_identity_key);
+  usi_wire_write_bool (out, book->has_password);
+  if (book->has_password)
+    usi_wire_write_fixed (out, book->password_key, sizeof book->password_key);
+  usi_wire_write_opaque (out, entries->data, entries->len);
+
+  _usi_state_buffer_free (entries);
+  return _usi_state_writer_finish (out, capacity);
+}
+
+static guint
+invite_id_hash (gconstpointer key)
+{
+  const guint8 *id = key;
+
+  /* Invite ids are random: their first bytes are a hash already. */
+  return (guint) id[0] << 24 | (guint) id[1] << 16 | (guint) id[2] << 8 | id[3];
+}
+
+static gboolean
+invite_id_equal (gconstpointer a,
+                 gconstpointer b)
+{
+  return memcmp (a, b, USI_INVITE_ID_LENGTH) == 0;
+}
+
+/* What usi_invite_book_open_request() can leave behind: an issued invite
+ * not consumed and below the failure limit; a used one consumed; the
+ * failure limit reached only by a burned invite that never decrypted. */
+static gboolean
+entry_is_consistent (const InviteEntry *entry)
+{
+  switch (entry->state)
+    {
+    case USI_INVITE_STATE_ISSUED:
+      return !entry->consumed && entry->failed_opens < USI_INVITE_BOOK_MAX_FAILED_OPENS;
+    case USI_INVITE_STATE_USED:
+      return entry->consumed && entry->failed_opens < USI_INVITE_BOOK_MAX_FAILED_OPENS;
+    case USI_INVITE_STATE_BURNED:
+      return entry->failed_opens < USI_INVITE_BOOK_MAX_FAILED_OPENS
+             ? TRUE : entry->failed_opens == USI_INVITE_BOOK_MAX_FAILED_OPENS && !entry->consumed;
+    case USI_INVITE_STATE_UNKNOWN:
+    default:
+      return FALSE;
+    }
+}
+
+UsiInviteBook *
+usi_invite_book_restore (const guint8  *data,
+                         gsize          length,
+                         GError       **error)
+{
+  g_autoptr(UsiInviteBook) book = NULL;
+  g_autoptr(GHashTable) ids = NULL;
+  const guint8 *room_id, *owner_identity_key;
+  UsiWireReader reader, entries;
+
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+
+  if (!_usi_state_reader_open (&reader, data, length, USI_STATE_KIND_INVITE_BOOK, error) ||
+      !usi_wire_read_fixed (&reader, USI_ROOM_ID_LENGTH, &room_id, error) ||
+      !usi_wire_read_fixed (&reader, USI_KEY_LENGTH, &owner_identity_key, error))
+    return NULL;
+
+  book = usi_invite_book_new (room_id, owner_identity_key);
+  if (!usi_wire_read_bool (&reader, &book->has_password, error) ||
+      (book->has_password &&
+       !usi_wire_read_fixed_into (&reader, sizeof book->password_key, book->password_key, error)) ||
+      !usi_wire_read_vector (&reader, USI_STATE_MAX_NESTED_LENGTH, &entries, error))
+    return NULL;
+
+  ids = g_hash_table_new (invite_id_hash, invite_id_equal);
+  while (!usi_wire_reader_at_end (&entries))
+    {
+      InviteEntry *entry = g_new0 (InviteEntry, 1);
+      guint8 state, failed_opens;
+
+      /* In the book at once, so a refusal wipes it with the others. */
+      g_ptr_array_add (book->entries, entry);
+      if (!usi_wire_read_fixed_into (&entries, sizeof entry->invite_id, entry->invite_id, error) ||
+          !usi_wire_read_fixed_into (&entries, sizeof entry->psk, entry->psk, error) ||
+          !usi_wire_read_fixed_into (&entries, sizeof entry->owner_leaf_key, entry->owner_leaf_key, error) ||
+          !usi_wire_read_u64 (&entries, &entry->expires_ms, error) ||
+          !usi_wire_read_u8 (&entries, &state, error) ||
+          !usi_wire_read_u8 (&entries, &failed_opens, error) ||
+          !usi_wire_read_bool (&entries, &entry->consumed, error) ||
+          (entry->consumed &&
+           !usi_wire_read_fixed_into (&entries, sizeof entry->consumed_enc, entry->consumed_enc, error)))
+        return NULL;
+
+      entry->state = state;
+      entry->failed_opens = failed_opens;
+      if (!entry_is_consistent (entry) || g_hash_table_contains (ids, entry->invite_id))
+        {
+          _usi_state_set_damaged (error);
+          return NULL;
+        }
+      g_hash_table_add (ids, entry->invite_id);
+    }
+
+  if (!usi_wire_reader_finish (&reader, error))
+    return NULL;
+
+  return g_steal_pointer (&book);
 }

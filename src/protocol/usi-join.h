@@ -195,4 +195,12 @@ gboolean        usi_join_refusal_open              (const guint8        *body,
                                                     UsiJoinRefusalReason *reason,
                                                     GError             **error);
 
+/* The invite book (§12): room, owner key, password key, and every entry
+ * with its PSK, state, failed opens and consumed enc.  Secret bytes.
+ * Restore: MALFORMED, UNSUPPORTED_VERSION. */
+GBytes         *usi_invite_book_save               (UsiInviteBook       *book);
+UsiInviteBook  *usi_invite_book_restore            (const guint8        *data,
+                                                    gsize                length,
+                                                    GError             **error);
+
 G_END_DECLS

@@ -14,10 +14,12 @@
 #include <glib/gi18n-lib.h>
 
 #include "crypto/usi-secret.h"
+#include "crypto/usi-x25519.h"
 
 #include "usi-commit.h"
 #include "usi-leaf-update.h"
 #include "usi-member-group.h"
+#include "usi-owner-group.h"
 #include "usi-protocol-error.h"
 #include "usi-welcome.h"
 
@@ -473,4 +475,230 @@ usi_member_group_forget_previous_epoch (UsiMemberGroup *group)
   g_return_if_fail (group != NULL);
 
   g_clear_pointer (&group->previous_epoch, usi_epoch_unref);
+}
+
+/* Saved state (docs/protocol.md §12) ------------------------------------------
+ *
+ *   u8 kind = 6 ‖ u8 version = 1 ‖ owner_key[32] ‖
+ *   optional<password_psk[32]> ‖ GroupInfo ‖ V<epoch state> current ‖
+ *   optional<V<epoch state>> previous ‖ u32 own_index ‖ LeafSecret leaf ‖
+ *   V<LeafSecret> pending ‖ bool removed ‖ u32 message_count
+ *   LeafSecret = LeafNode ‖ private_key[32]
+ *
+ * A removed member's leaf is all zeros (its keys were wiped).  The identity
+ * has its own record: restore takes it. */
+
+#define STATE_LEAF_SECRET_LENGTH     (USI_LEAF_NODE_ENCODED_LENGTH + USI_KEY_LENGTH)
+#define STATE_PENDING_MAX_LENGTH     (USI_MEMBER_MAX_PENDING_UPDATES * STATE_LEAF_SECRET_LENGTH)
+
+static void
+write_leaf_secret (const UsiLeafSecret *leaf,
+                   GByteArray          *out)
+{
+  usi_leaf_node_write (&leaf->node, out);
+  usi_wire_write_fixed (out, leaf->private_key, sizeof leaf->private_key);
+}
+
+GBytes *
+usi_member_group_save (UsiMemberGroup *group)
+{
+  g_autoptr(GByteArray) info = g_byte_array_new ();
+  g_autoptr(GBytes) epoch = NULL;
+  g_autoptr(GBytes) previous = NULL;
+  GByteArray *pending;
+  GByteArray *out;
+  gsize capacity;
+
+  g_return_val_if_fail (group != NULL, NULL);
+
+  usi_group_info_write (group->info, info);
+  epoch = usi_epoch_save (group->epoch);
+  if (group->previous_epoch != NULL)
+    previous = usi_epoch_save (group->previous_epoch);
+  pending = _usi_state_buffer_new (group->pending_leaves->len * STATE_LEAF_SECRET_LENGTH);
+  for (guint i = 0; i < group->pending_leaves->len; i++)
+    write_leaf_secret (&g_array_index (group->pending_leaves, UsiLeafSecret, i), pending);
+
+  capacity = 2 + USI_KEY_LENGTH + 1 + USI_KEY_LENGTH + info->len + 4 + g_bytes_get_size (epoch) +
+             1 + 4 + (previous != NULL ? g_bytes_get_size (previous) : 0) + 4 +
+             STATE_LEAF_SECRET_LENGTH + 4 + pending->len + 1 + 4;
+  out = _usi_state_writer_new (USI_STATE_KIND_MEMBER_GROUP, capacity);
+  usi_wire_write_fixed (out, group->owner_key, sizeof group->owner_key);
+  usi_wire_write_bool (out, group->has_password);
+  if (group->has_password)
+    usi_wire_write_fixed (out, group->password_psk, sizeof group->password_psk);
+  usi_wire_write_fixed (out, info->data, info->len);
+  usi_wire_write_bytes (out, epoch);
+  usi_wire_write_bool (out, previous != NULL);
+  if (previous != NULL)
+    usi_wire_write_bytes (out, previous);
+  usi_wire_write_u32 (out, group->own_index);
+  write_leaf_secret (&group->leaf, out);
+  usi_wire_write_opaque (out, pending->data, pending->len);
+  usi_wire_write_bool (out, group->removed);
+  usi_wire_write_u32 (out, group->message_count);
+
+  _usi_state_buffer_free (pending);
+  return _usi_state_writer_finish (out, capacity);
+}
+
+static gboolean
+read_leaf_secret (UsiWireReader  *reader,
+                  UsiLeafSecret  *leaf,
+                  GError        **error)
+{
+  return usi_leaf_node_read (reader, &leaf->node, error) &&
+         usi_wire_read_fixed_into (reader, sizeof leaf->private_key, leaf->private_key, error);
+}
+
+/* A leaf secret of @identity: signed by it, its private key the one of its
+ * leaf key. */
+static gboolean
+check_leaf_secret (const UsiLeafSecret  *leaf,
+                   UsiIdentity          *identity,
+                   GError              **error)
+{
+  guint8 public_key[USI_KEY_LENGTH];
+  gboolean matches;
+
+  if (memcmp (leaf->node.identity_key, usi_identity_get_public_key (identity), USI_KEY_LENGTH) != 0)
+    return _usi_state_set_damaged (error);
+  if (!usi_leaf_node_verify (&leaf->node, error))
+    return FALSE;
+
+  matches = usi_x25519_public_from_private (leaf->private_key, public_key, NULL) &&
+            memcmp (public_key, leaf->node.leaf_key, sizeof public_key) == 0;
+  usi_secret_wipe (public_key, sizeof public_key);
+  return matches || _usi_state_set_damaged (error);
+}
+
+static gboolean
+is_all_zero (const void *data,
+             gsize       length)
+{
+  const guint8 *bytes = data;
+  guint8 any = 0;
+
+  for (gsize i = 0; i < length; i++)
+    any |= bytes[i];
+
+  return any == 0;
+}
+
+UsiMemberGroup *
+usi_member_group_restore (UsiIdentity   *identity,
+                          const guint8  *data,
+                          gsize          length,
+                          GError       **error)
+{
+  g_autoptr(UsiMemberGroup) group = NULL;
+  const UsiRosterEntry *own_entry;
+  UsiWireReader reader, pending;
+  gboolean has_previous;
+  guint8 seed[USI_KEY_LENGTH];
+
+  g_return_val_if_fail (identity != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  group = g_new0 (UsiMemberGroup, 1);
+  group->pending_leaves = g_array_new (FALSE, TRUE, sizeof (UsiLeafSecret));
+  g_array_set_clear_func (group->pending_leaves, (GDestroyNotify) usi_leaf_secret_clear);
+
+  if (!_usi_state_reader_open (&reader, data, length, USI_STATE_KIND_MEMBER_GROUP, error) ||
+      !usi_wire_read_fixed_into (&reader, sizeof group->owner_key, group->owner_key, error) ||
+      !usi_wire_read_bool (&reader, &group->has_password, error) ||
+      (group->has_password &&
+       !usi_wire_read_fixed_into (&reader, sizeof group->password_psk, group->password_psk, error)) ||
+      (group->info = usi_group_info_read (&reader, error)) == NULL ||
+      (group->epoch = _usi_state_read_epoch (&reader, error)) == NULL ||
+      !usi_wire_read_bool (&reader, &has_previous, error) ||
+      (has_previous && (group->previous_epoch = _usi_state_read_epoch (&reader, error)) == NULL) ||
+      !usi_wire_read_u32 (&reader, &group->own_index, error) ||
+      !read_leaf_secret (&reader, &group->leaf, error) ||
+      !usi_wire_read_vector (&reader, STATE_PENDING_MAX_LENGTH, &pending, error))
+    return NULL;
+  while (!usi_wire_reader_at_end (&pending))
+    {
+      UsiLeafSecret *leaf;
+
+      g_array_set_size (group->pending_leaves, group->pending_leaves->len + 1);
+      leaf = &g_array_index (group->pending_leaves, UsiLeafSecret, group->pending_leaves->len - 1);
+      if (!read_leaf_secret (&pending, leaf, error))
+        return NULL;
+    }
+  if (!usi_wire_read_bool (&reader, &group->removed, error) ||
+      !usi_wire_read_u32 (&reader, &group->message_count, error) ||
+      !usi_wire_reader_finish (&reader, error))
+    return NULL;
+
+  /* Still a member: the roster lists this identity at its index.  Once
+   * removed, the last epoch still does, but the leaf keys are gone. */
+  own_entry = usi_roster_lookup (group->info->roster, group->own_index);
+  if (!group->removed &&
+      (own_entry == NULL || group->own_index == USI_OWNER_INDEX ||
+       memcmp (own_entry->leaf.identity_key, usi_identity_get_public_key (identity), USI_KEY_LENGTH) != 0))
+    {
+      set_error (error, USI_PROTOCOL_ERROR_NOT_MEMBER,
+                 _("This room’s saved state belongs to another identity than yours."));
+      return NULL;
+    }
+
+  if (group->has_password != group->info->config.password_required ||
+      group->pending_leaves->len > USI_MEMBER_MAX_PENDING_UPDATES)
+    {
+      _usi_state_set_damaged (error);
+      return NULL;
+    }
+  if (!usi_roster_check_unique_keys (group->info->roster, error) ||
+      !usi_roster_check_owner (group->info->roster, group->owner_key, error) ||
+      !usi_roster_verify_leaves (group->info->roster, error) ||
+      !_usi_state_check_current_epoch (group->info, group->epoch, group->own_index, error) ||
+      (group->previous_epoch != NULL &&
+       !_usi_state_check_previous_epoch (group->epoch, group->previous_epoch, error)))
+    return NULL;
+
+  if (group->removed)
+    {
+      if (!is_all_zero (&group->leaf, sizeof group->leaf) || group->pending_leaves->len > 0)
+        {
+          _usi_state_set_damaged (error);
+          return NULL;
+        }
+    }
+  else
+    {
+      /* The leaf the roster lists, then updates not yet committed, each one
+       * newer than the one before. */
+      guint32 sequence = group->leaf.node.sequence;
+
+      if (!usi_leaf_node_equal (&own_entry->leaf, &group->leaf.node))
+        {
+          _usi_state_set_damaged (error);
+          return NULL;
+        }
+      if (!check_leaf_secret (&group->leaf, identity, error))
+        return NULL;
+      for (guint i = 0; i < group->pending_leaves->len; i++)
+        {
+          const UsiLeafSecret *leaf = &g_array_index (group->pending_leaves, UsiLeafSecret, i);
+
+          if (leaf->node.sequence <= sequence)
+            {
+              _usi_state_set_damaged (error);
+              return NULL;
+            }
+          if (!check_leaf_secret (leaf, identity, error))
+            return NULL;
+          sequence = leaf->node.sequence;
+        }
+    }
+
+  usi_identity_export_seed (identity, seed);
+  group->identity = usi_identity_new_from_seed (seed, error);
+  usi_secret_wipe (seed, sizeof seed);
+  if (group->identity == NULL)
+    return NULL;
+
+  return g_steal_pointer (&group);
 }

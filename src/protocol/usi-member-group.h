@@ -89,4 +89,16 @@ void            usi_member_group_forget_previous_epoch (UsiMemberGroup      *gro
 UsiEpoch       *usi_member_group_lookup_epoch      (UsiMemberGroup        *group,
                                                     guint64                number);
 
+/* The member's state (§12) but its identity: owner key, password PSK,
+ * GroupInfo, current and previous epochs, own index, leaf secret, pending
+ * leaf secrets, removed flag, message count.  Secret bytes.  Restore takes
+ * the identity (copied) and checks the roster lists it at its index
+ * (NOT_MEMBER) unless removed, and the leaf secrets are its own and match
+ * their keys; otherwise as usi_owner_group_restore(). */
+GBytes         *usi_member_group_save              (UsiMemberGroup        *group);
+UsiMemberGroup *usi_member_group_restore           (UsiIdentity           *identity,
+                                                    const guint8          *data,
+                                                    gsize                  length,
+                                                    GError               **error);
+
 G_END_DECLS

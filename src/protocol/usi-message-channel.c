@@ -14,6 +14,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "crypto/usi-mls-varint.h"
 #include "crypto/usi-secret.h"
 
 #include "usi-message-channel.h"
@@ -511,4 +512,392 @@ usi_message_describe_gap (const char *sender_name)
 
   /* Translators: %s is a member's display name */
   return g_strdup_printf (_("Messages may be missing from %s."), sender_name);
+}
+
+/* Saved state (docs/protocol.md §12) ------------------------------------------
+ *
+ *   u8 kind = 3 ‖ u8 version = 1 ‖ room_id[16] ‖ Slot current ‖
+ *   optional<Slot previous ‖ u64 open_until_ms>
+ *   Slot   = u64 epoch ‖ own_last_hash[32] ‖ V<Sender> ‖ optional<V<Ratchets>>
+ *   Sender = u32 index ‖ u64 authenticated_next ‖ V<ChainRecord>
+ *   ChainRecord = u32 generation ‖ message_hash[32] ‖ prev_hash[32]
+ *   Ratchets = u32 index ‖ V<secret tree>       (pre-shared epochs only)
+ *
+ * Senders and ratchets by ascending index, records by ascending slot. */
+
+#define STATE_RECORD_LENGTH      (4 + 2 * USI_HASH_LENGTH)
+#define STATE_RECORDS_MAX_LENGTH (USI_MESSAGE_GAP_WINDOW * STATE_RECORD_LENGTH)
+#define STATE_SENDER_MAX_LENGTH  (4 + 8 + 2 + STATE_RECORDS_MAX_LENGTH)
+#define STATE_SENDERS_MAX_LENGTH (USI_MAX_MEMBERS * STATE_SENDER_MAX_LENGTH)
+
+static int
+compare_uint_pointers (gconstpointer a,
+                       gconstpointer b)
+{
+  guint first = GPOINTER_TO_UINT (a);
+  guint second = GPOINTER_TO_UINT (b);
+
+  return first < second ? -1 : first > second;
+}
+
+static void
+write_senders (EpochSlot  *slot,
+               GByteArray *out)
+{
+  g_autoptr(GByteArray) senders = g_byte_array_sized_new (g_hash_table_size (slot->senders) * STATE_SENDER_MAX_LENGTH);
+  g_autoptr(GList) indices = g_list_sort (g_hash_table_get_keys (slot->senders), compare_uint_pointers);
+
+  for (GList *l = indices; l != NULL; l = l->next)
+    {
+      const SenderChain *chain = g_hash_table_lookup (slot->senders, l->data);
+      g_autoptr(GByteArray) records = g_byte_array_sized_new (STATE_RECORDS_MAX_LENGTH);
+
+      for (guint i = 0; i < USI_MESSAGE_GAP_WINDOW; i++)
+        {
+          const ChainRecord *record = &chain->records[i];
+
+          if (!record->used)
+            continue;
+          usi_wire_write_u32 (records, record->generation);
+          usi_wire_write_fixed (records, record->message_hash, sizeof record->message_hash);
+          usi_wire_write_fixed (records, record->prev_hash, sizeof record->prev_hash);
+        }
+
+      usi_wire_write_u32 (senders, GPOINTER_TO_UINT (l->data));
+      usi_wire_write_u64 (senders, chain->authenticated_next);
+      usi_wire_write_opaque (senders, records->data, records->len);
+    }
+
+  usi_wire_write_opaque (out, senders->data, senders->len);
+}
+
+/* The pre-shared ratchets, each saved: index → GBytes. */
+static GPtrArray *
+save_ratchets (EpochSlot *slot,
+               GList    **indices,
+               gsize     *length)
+{
+  GPtrArray *saved = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  *indices = g_list_sort (g_hash_table_get_keys (slot->preshared_ratchets), compare_uint_pointers);
+  *length = 0;
+  for (GList *l = *indices; l != NULL; l = l->next)
+    {
+      GBytes *tree = usi_mls_secret_tree_save (g_hash_table_lookup (slot->preshared_ratchets, l->data));
+      gsize tree_length = g_bytes_get_size (tree);
+
+      /* u32 index ‖ V<tree>: exactly, since the vector's length comes first. */
+      *length += 4 + (tree_length < 64 ? 1 : tree_length < 16384 ? 2 : 4) + tree_length;
+      g_ptr_array_add (saved, tree);
+    }
+
+  return saved;
+}
+
+/* The slot's part of the record: @capacity says how large it may be. */
+static GByteArray *
+save_slot (EpochSlot *slot,
+           gsize     *capacity)
+{
+  g_autoptr(GByteArray) senders = g_byte_array_new ();
+  g_autoptr(GPtrArray) trees = NULL;
+  g_autoptr(GList) indices = NULL;
+  gsize trees_length = 0;
+  GByteArray *out;
+
+  write_senders (slot, senders);
+  if (slot->preshared_ratchets != NULL)
+    trees = save_ratchets (slot, &indices, &trees_length);
+
+  *capacity = 8 + USI_HASH_LENGTH + senders->len + 1 + 4 + trees_length;
+  out = _usi_state_buffer_new (*capacity);
+  usi_wire_write_u64 (out, usi_epoch_get_number (slot->epoch));
+  usi_wire_write_fixed (out, slot->own_last_hash, sizeof slot->own_last_hash);
+  usi_wire_write_fixed (out, senders->data, senders->len);
+  usi_wire_write_bool (out, trees != NULL);
+  if (trees != NULL)
+    {
+      /* Written in place: the trees are secret, so no buffer of their
+       * concatenation is made. */
+      GList *l = indices;
+      gsize start;
+
+      g_assert (trees_length <= USI_STATE_MAX_NESTED_LENGTH);
+      if (!usi_mls_varint_append (out, (guint32) trees_length, NULL))
+        g_assert_not_reached ();
+      start = out->len;
+      for (guint i = 0; i < trees->len; i++, l = l->next)
+        {
+          usi_wire_write_u32 (out, GPOINTER_TO_UINT (l->data));
+          usi_wire_write_bytes (out, g_ptr_array_index (trees, i));
+        }
+      g_assert (out->len - start == trees_length);
+    }
+
+  g_assert (out->len <= *capacity);
+  return out;
+}
+
+GBytes *
+usi_message_channel_save (UsiMessageChannel *channel)
+{
+  GByteArray *current, *previous = NULL;
+  gsize current_capacity, previous_capacity = 0, capacity;
+  GByteArray *out;
+
+  g_return_val_if_fail (channel != NULL, NULL);
+
+  current = save_slot (channel->current, &current_capacity);
+  if (channel->previous != NULL)
+    previous = save_slot (channel->previous, &previous_capacity);
+
+  capacity = 2 + USI_ROOM_ID_LENGTH + current_capacity + 1 + previous_capacity + 8;
+  out = _usi_state_writer_new (USI_STATE_KIND_MESSAGE_CHANNEL, capacity);
+  usi_wire_write_fixed (out, usi_epoch_get_room_id (channel->current->epoch), USI_ROOM_ID_LENGTH);
+  usi_wire_write_fixed (out, current->data, current->len);
+  usi_wire_write_bool (out, previous != NULL);
+  if (previous != NULL)
+    {
+      usi_wire_write_fixed (out, previous->data, previous->len);
+      usi_wire_write_u64 (out, channel->previous->open_until_ms);
+    }
+
+  _usi_state_buffer_free (current);
+  _usi_state_buffer_free (previous);
+  return _usi_state_writer_finish (out, capacity);
+}
+
+static gboolean
+read_senders (UsiWireReader  *reader,
+              EpochSlot      *slot,
+              GError        **error)
+{
+  gboolean preshared = usi_epoch_get_mode (slot->epoch) == USI_ROOM_MODE_PRESHARED;
+  UsiWireReader senders;
+  guint64 previous_index = 0;
+  gboolean first = TRUE;
+
+  if (!usi_wire_read_vector (reader, STATE_SENDERS_MAX_LENGTH, &senders, error))
+    return FALSE;
+
+  while (!usi_wire_reader_at_end (&senders))
+    {
+      UsiWireReader records;
+      SenderChain *chain;
+      guint32 index;
+      guint64 authenticated_next;
+      gint previous_slot = -1;
+
+      if (!usi_wire_read_u32 (&senders, &index, error) ||
+          !usi_wire_read_u64 (&senders, &authenticated_next, error) ||
+          !usi_wire_read_vector (&senders, STATE_RECORDS_MAX_LENGTH, &records, error))
+        return FALSE;
+
+      /* Only a member of the epoch has a chain: one whose message
+       * authenticated, or this member. */
+      if ((!first && index <= previous_index) ||
+          authenticated_next > G_GUINT64_CONSTANT (1) << 32 ||
+          (preshared ? index >= USI_PRESHARED_INDEX_LIMIT
+                     : usi_epoch_lookup_member (slot->epoch, index) == NULL))
+        return _usi_state_set_damaged (error);
+      first = FALSE;
+      previous_index = index;
+
+      chain = lookup_chain (slot, index, TRUE);
+      chain->authenticated_next = authenticated_next;
+      while (!usi_wire_reader_at_end (&records))
+        {
+          ChainRecord *record;
+          guint32 generation;
+
+          if (!usi_wire_read_u32 (&records, &generation, error))
+            return FALSE;
+          if ((gint) (generation % USI_MESSAGE_GAP_WINDOW) <= previous_slot ||
+              generation >= authenticated_next)
+            return _usi_state_set_damaged (error);
+          previous_slot = (gint) (generation % USI_MESSAGE_GAP_WINDOW);
+
+          record = &chain->records[previous_slot];
+          record->used = TRUE;
+          record->generation = generation;
+          if (!usi_wire_read_fixed_into (&records, sizeof record->message_hash, record->message_hash, error) ||
+              !usi_wire_read_fixed_into (&records, sizeof record->prev_hash, record->prev_hash, error))
+            return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+static gboolean
+read_ratchets (UsiWireReader  *reader,
+               EpochSlot      *slot,
+               GError        **error)
+{
+  UsiWireReader ratchets;
+  guint64 previous_index = 0;
+  gboolean first = TRUE;
+
+  if (!usi_wire_read_vector (reader, USI_STATE_MAX_NESTED_LENGTH, &ratchets, error))
+    return FALSE;
+
+  while (!usi_wire_reader_at_end (&ratchets))
+    {
+      UsiMlsSecretTree *tree;
+      GError *crypto_error = NULL;
+      const guint8 *data;
+      gsize length;
+      guint32 index;
+
+      if (!usi_wire_read_u32 (&ratchets, &index, error) ||
+          !usi_wire_read_opaque (&ratchets, USI_STATE_MAX_NESTED_LENGTH, &data, &length, error))
+        return FALSE;
+      if ((!first && index <= previous_index) || index >= USI_PRESHARED_INDEX_LIMIT ||
+          g_hash_table_size (slot->preshared_ratchets) >= USI_MAX_MEMBERS)
+        return _usi_state_set_damaged (error);
+      first = FALSE;
+      previous_index = index;
+
+      tree = usi_mls_secret_tree_restore (USI_LABEL_PREFIX, data, length, &crypto_error);
+      if (tree == NULL)
+        {
+          _usi_protocol_propagate_crypto_error (error, crypto_error, USI_PROTOCOL_ERROR_MALFORMED);
+          return FALSE;
+        }
+      g_hash_table_insert (slot->preshared_ratchets, GUINT_TO_POINTER (index), tree);
+      /* One sender's ratchets: a tree of one leaf (§9.3). */
+      if (usi_mls_secret_tree_get_n_leaves (tree) != 1)
+        return _usi_state_set_damaged (error);
+    }
+
+  return TRUE;
+}
+
+static EpochSlot *
+restore_slot (UsiWireReader  *reader,
+              UsiEpoch       *epoch,
+              GError        **error)
+{
+  EpochSlot *slot = g_new0 (EpochSlot, 1);
+  gboolean preshared = usi_epoch_get_mode (epoch) == USI_ROOM_MODE_PRESHARED;
+  gboolean has_ratchets;
+  guint64 number;
+
+  slot->epoch = usi_epoch_ref (epoch);
+  slot->senders = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+
+  if (!usi_wire_read_u64 (reader, &number, error))
+    goto failed;
+  if (number != usi_epoch_get_number (epoch))
+    {
+      g_set_error_literal (error, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_WRONG_EPOCH,
+                           _("The saved messages of this room belong to another epoch than its saved keys."));
+      goto failed;
+    }
+
+  if (!usi_wire_read_fixed_into (reader, sizeof slot->own_last_hash, slot->own_last_hash, error) ||
+      !read_senders (reader, slot, error) ||
+      !usi_wire_read_bool (reader, &has_ratchets, error))
+    goto failed;
+
+  /* The senders' ratchets are the channel's in a pre-shared epoch only,
+   * this member's among them, and every sender with a chain has one. */
+  if (has_ratchets != preshared)
+    {
+      _usi_state_set_damaged (error);
+      goto failed;
+    }
+  if (preshared)
+    {
+      GHashTableIter iter;
+      gpointer index;
+
+      slot->preshared_ratchets = g_hash_table_new_full (NULL, NULL, NULL,
+                                                        (GDestroyNotify) usi_mls_secret_tree_free);
+      if (!read_ratchets (reader, slot, error))
+        goto failed;
+
+      g_hash_table_iter_init (&iter, slot->senders);
+      while (g_hash_table_iter_next (&iter, &index, NULL))
+        if (!g_hash_table_contains (slot->preshared_ratchets, index))
+          {
+            _usi_state_set_damaged (error);
+            goto failed;
+          }
+      if (!g_hash_table_contains (slot->preshared_ratchets,
+                                  GUINT_TO_POINTER (usi_epoch_get_own_index (epoch))))
+        {
+          _usi_state_set_damaged (error);
+          goto failed;
+        }
+    }
+
+  return slot;
+
+failed:
+  epoch_slot_free (slot);
+  return NULL;
+}
+
+UsiMessageChannel *
+usi_message_channel_restore (const guint8  *data,
+                             gsize          length,
+                             UsiEpoch      *epoch,
+                             UsiEpoch      *previous_epoch,
+                             GError       **error)
+{
+  g_autoptr(UsiMessageChannel) channel = NULL;
+  const guint8 *room_id;
+  UsiWireReader reader;
+  gboolean has_previous;
+
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (epoch != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!_usi_state_reader_open (&reader, data, length, USI_STATE_KIND_MESSAGE_CHANNEL, error) ||
+      !usi_wire_read_fixed (&reader, USI_ROOM_ID_LENGTH, &room_id, error))
+    return NULL;
+  if (memcmp (room_id, usi_epoch_get_room_id (epoch), USI_ROOM_ID_LENGTH) != 0)
+    {
+      g_set_error_literal (error, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_WRONG_ROOM,
+                           _("The saved messages belong to another room than the keys given."));
+      return NULL;
+    }
+
+  channel = g_new0 (UsiMessageChannel, 1);
+  channel->current = restore_slot (&reader, epoch, error);
+  if (channel->current == NULL ||
+      !usi_wire_read_bool (&reader, &has_previous, error))
+    return NULL;
+
+  /* The channel may have let go of the previous epoch (its window ended)
+   * while the group still holds it: then the one given is not used. */
+  if (has_previous)
+    {
+      if (previous_epoch == NULL || usi_epoch_get_mode (epoch) != USI_ROOM_MODE_OWNED ||
+          usi_epoch_get_mode (previous_epoch) != USI_ROOM_MODE_OWNED ||
+          usi_epoch_get_number (epoch) == 0 ||
+          usi_epoch_get_number (previous_epoch) != usi_epoch_get_number (epoch) - 1)
+        {
+          g_set_error_literal (error, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_WRONG_EPOCH,
+                               _("The saved messages need the room’s previous epoch, which was not given."));
+          return NULL;
+        }
+      if (memcmp (usi_epoch_get_room_id (previous_epoch), room_id, USI_ROOM_ID_LENGTH) != 0)
+        {
+          g_set_error_literal (error, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_WRONG_ROOM,
+                               _("The saved messages belong to another room than the keys given."));
+          return NULL;
+        }
+      channel->previous = restore_slot (&reader, previous_epoch, error);
+      if (channel->previous == NULL ||
+          !usi_wire_read_u64 (&reader, &channel->previous->open_until_ms, error))
+        return NULL;
+    }
+
+  if (!usi_wire_reader_finish (&reader, error))
+    return NULL;
+
+  return g_steal_pointer (&channel);
 }

@@ -81,4 +81,22 @@ guint               usi_message_channel_get_n_preshared_ratchets (UsiMessageChan
  * flag is set. */
 char               *usi_message_describe_gap               (const char         *sender_name);
 
+/* The channel's own state (§12): per sender of each epoch slot the chain of
+ * message hashes and what arrived (gap detection), one's own chain, the
+ * previous epoch's grace deadline, and in a pre-shared epoch the senders'
+ * ratchets.  Not the epochs: restore takes them (the same objects the group
+ * holds; @previous_epoch NULL when none).  In an owned room the ratchets
+ * are the epochs' (saved with the group), so save the group and the channel
+ * together.  Secret bytes.  Restore refuses bytes that do not match the
+ * epochs given (WRONG_EPOCH, WRONG_ROOM) or are malformed (MALFORMED,
+ * UNSUPPORTED_VERSION).  A @previous_epoch is ignored when the channel had
+ * already let go of its previous epoch (its window ended) while the group
+ * kept it. */
+GBytes             *usi_message_channel_save               (UsiMessageChannel  *channel);
+UsiMessageChannel  *usi_message_channel_restore            (const guint8       *data,
+                                                            gsize               length,
+                                                            UsiEpoch           *epoch,
+                                                            UsiEpoch           *previous_epoch,
+                                                            GError            **error);
+
 G_END_DECLS

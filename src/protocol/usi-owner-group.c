@@ -641,3 +641,155 @@ usi_owner_group_forget_previous_epoch (UsiOwnerGroup *group)
 
   g_clear_pointer (&group->previous_epoch, usi_epoch_unref);
 }
+
+/* Saved state (docs/protocol.md §12) ------------------------------------------
+ *
+ *   u8 kind = 5 ‖ u8 version = 1 ‖ optional<password_psk[32]> ‖ GroupInfo ‖
+ *   V<epoch state> current ‖ optional<V<epoch state>> previous ‖
+ *   RoomConfig next_config ‖ u32 message_count
+ *
+ * The identity is not saved here: it has its own record, and restore takes
+ * it. */
+
+GBytes *
+usi_owner_group_save (UsiOwnerGroup *group)
+{
+  g_autoptr(GByteArray) info = g_byte_array_new ();
+  g_autoptr(GBytes) epoch = NULL;
+  g_autoptr(GBytes) previous = NULL;
+  GByteArray *out;
+  gsize capacity;
+
+  g_return_val_if_fail (group != NULL, NULL);
+
+  usi_group_info_write (group->info, info);
+  epoch = usi_epoch_save (group->epoch);
+  if (group->previous_epoch != NULL)
+    previous = usi_epoch_save (group->previous_epoch);
+
+  capacity = 2 + 1 + USI_KEY_LENGTH + info->len + 4 + g_bytes_get_size (epoch) +
+             1 + 4 + (previous != NULL ? g_bytes_get_size (previous) : 0) + 5 + 4;
+  out = _usi_state_writer_new (USI_STATE_KIND_OWNER_GROUP, capacity);
+  usi_wire_write_bool (out, group->has_password);
+  if (group->has_password)
+    usi_wire_write_fixed (out, group->password_psk, sizeof group->password_psk);
+  usi_wire_write_fixed (out, info->data, info->len);
+  usi_wire_write_bytes (out, epoch);
+  usi_wire_write_bool (out, previous != NULL);
+  if (previous != NULL)
+    usi_wire_write_bytes (out, previous);
+  usi_room_config_write (&group->next_config, out);
+  usi_wire_write_u32 (out, group->message_count);
+  return _usi_state_writer_finish (out, capacity);
+}
+
+UsiEpoch *
+_usi_state_read_epoch (UsiWireReader  *reader,
+                       GError        **error)
+{
+  const guint8 *data;
+  gsize length;
+
+  if (!usi_wire_read_opaque (reader, USI_STATE_MAX_NESTED_LENGTH, &data, &length, error))
+    return NULL;
+
+  return usi_epoch_restore (data, length, error);
+}
+
+gboolean
+_usi_state_check_current_epoch (const UsiGroupInfo  *info,
+                                UsiEpoch            *epoch,
+                                guint32              own_index,
+                                GError             **error)
+{
+  g_autoptr(GBytes) context = usi_group_info_build_group_context (info, error);
+
+  if (context == NULL)
+    return FALSE;
+  if (usi_epoch_get_mode (epoch) != USI_ROOM_MODE_OWNED ||
+      usi_epoch_get_number (epoch) != info->epoch ||
+      memcmp (usi_epoch_get_room_id (epoch), info->room_id, USI_ROOM_ID_LENGTH) != 0 ||
+      usi_epoch_get_owner_index (epoch) != USI_OWNER_INDEX ||
+      usi_epoch_get_own_index (epoch) != own_index ||
+      !g_bytes_equal (context, usi_epoch_get_group_context (epoch)) ||
+      !_usi_state_rosters_equal (info->roster, usi_epoch_get_roster (epoch)))
+    return _usi_state_set_damaged (error);
+
+  return usi_group_info_check_confirmation_tag (info, usi_epoch_get_secrets (epoch), error);
+}
+
+gboolean
+_usi_state_check_previous_epoch (UsiEpoch  *current,
+                                 UsiEpoch  *previous,
+                                 GError   **error)
+{
+  if (usi_epoch_get_mode (previous) != USI_ROOM_MODE_OWNED ||
+      usi_epoch_get_number (current) == 0 ||
+      usi_epoch_get_number (previous) != usi_epoch_get_number (current) - 1 ||
+      memcmp (usi_epoch_get_room_id (previous), usi_epoch_get_room_id (current), USI_ROOM_ID_LENGTH) != 0 ||
+      usi_epoch_get_owner_index (previous) != USI_OWNER_INDEX ||
+      usi_epoch_get_own_index (previous) != usi_epoch_get_own_index (current))
+    return _usi_state_set_damaged (error);
+
+  return TRUE;
+}
+
+UsiOwnerGroup *
+usi_owner_group_restore (UsiIdentity   *identity,
+                         const guint8  *data,
+                         gsize          length,
+                         GError       **error)
+{
+  g_autoptr(UsiOwnerGroup) group = NULL;
+  const UsiRosterEntry *owner;
+  UsiWireReader reader;
+  gboolean has_previous;
+
+  g_return_val_if_fail (identity != NULL, NULL);
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  group = g_new0 (UsiOwnerGroup, 1);
+  if (!_usi_state_reader_open (&reader, data, length, USI_STATE_KIND_OWNER_GROUP, error) ||
+      !usi_wire_read_bool (&reader, &group->has_password, error) ||
+      (group->has_password &&
+       !usi_wire_read_fixed_into (&reader, sizeof group->password_psk, group->password_psk, error)) ||
+      (group->info = usi_group_info_read (&reader, error)) == NULL ||
+      (group->epoch = _usi_state_read_epoch (&reader, error)) == NULL ||
+      !usi_wire_read_bool (&reader, &has_previous, error) ||
+      (has_previous && (group->previous_epoch = _usi_state_read_epoch (&reader, error)) == NULL) ||
+      !usi_room_config_read (&reader, &group->next_config, error) ||
+      !usi_wire_read_u32 (&reader, &group->message_count, error) ||
+      !usi_wire_reader_finish (&reader, error))
+    return NULL;
+
+  /* The identity given must be the one the room was created with. */
+  owner = usi_roster_lookup (group->info->roster, USI_OWNER_INDEX);
+  if (owner == NULL ||
+      memcmp (owner->leaf.identity_key, usi_identity_get_public_key (identity), USI_KEY_LENGTH) != 0)
+    {
+      set_error (error, USI_PROTOCOL_ERROR_NOT_OWNER,
+                 _("This room’s saved state belongs to another identity than yours."));
+      return NULL;
+    }
+
+  /* The password is in every epoch or in none; the next commit carries the
+   * room's settings but for the rotation interval. */
+  if (group->has_password != group->info->config.password_required ||
+      group->next_config.password_required != group->info->config.password_required)
+    {
+      _usi_state_set_damaged (error);
+      return NULL;
+    }
+  if (!usi_roster_check_unique_keys (group->info->roster, error) ||
+      !usi_roster_verify_leaves (group->info->roster, error) ||
+      !_usi_state_check_current_epoch (group->info, group->epoch, USI_OWNER_INDEX, error) ||
+      (group->previous_epoch != NULL && !_usi_state_check_previous_epoch (group->epoch, group->previous_epoch, error)))
+    return NULL;
+
+  group->identity = copy_identity (identity, error);
+  if (group->identity == NULL)
+    return NULL;
+
+  return g_steal_pointer (&group);
+}

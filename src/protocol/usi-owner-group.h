@@ -97,4 +97,34 @@ void           usi_owner_group_forget_previous_epoch (UsiOwnerGroup      *group)
 UsiEpoch      *usi_owner_group_lookup_epoch        (UsiOwnerGroup        *group,
                                                     guint64               number);
 
+/* The owner's state (§12) but its identity: password PSK, GroupInfo, the
+ * current and previous epochs (usi_epoch_save), next settings, message
+ * count.  Secret bytes.  Restore takes the identity (copied) and checks it
+ * is the roster's owner (NOT_OWNER), that the current epoch is the one the
+ * GroupInfo describes (MALFORMED, BAD_CONFIRMATION) and the previous one
+ * comes right before it; MALFORMED, UNSUPPORTED_VERSION.  The owner's leaf
+ * secrets (for the invite book) are not part of it. */
+GBytes        *usi_owner_group_save                (UsiOwnerGroup        *group);
+UsiOwnerGroup *usi_owner_group_restore             (UsiIdentity          *identity,
+                                                    const guint8         *data,
+                                                    gsize                 length,
+                                                    GError              **error);
+
+/* Internal to the §12 records of the owner and the members. */
+/* A nested V<epoch state>, restored. */
+UsiEpoch      *_usi_state_read_epoch               (UsiWireReader        *reader,
+                                                    GError              **error);
+/* @epoch is the one @info describes, as the member at @own_index holds it:
+ * the same GroupContext (so the same roster, settings and transcript), the
+ * same roster entries, and secrets that give the confirmation tag the
+ * owner published (BAD_CONFIRMATION); MALFORMED otherwise. */
+gboolean       _usi_state_check_current_epoch      (const UsiGroupInfo   *info,
+                                                    UsiEpoch             *epoch,
+                                                    guint32               own_index,
+                                                    GError              **error);
+/* @previous is the epoch before @current, of the same room and member. */
+gboolean       _usi_state_check_previous_epoch     (UsiEpoch             *current,
+                                                    UsiEpoch             *previous,
+                                                    GError              **error);
+
 G_END_DECLS

@@ -35,6 +35,7 @@
 
 struct _UsiPresharedRoom
 {
+  GBytes            *key;       /* kept for usi_preshared_room_save() */
   UsiEpoch          *epoch;
   UsiMessageChannel *channel;
   GPtrArray         *members;   /* UsiRosterEntry, sorted by index */
@@ -434,6 +435,7 @@ usi_preshared_room_new (GBytes             *key,
     return NULL;
 
   room = g_new0 (UsiPresharedRoom, 1);
+  room->key = usi_secret_bytes_new (g_bytes_get_data (key, NULL), g_bytes_get_size (key));
   room->own_index = usi_preshared_member_index (room_id, own_leaf->identity_key);
   room->members = g_ptr_array_new_with_free_func ((GDestroyNotify) usi_roster_entry_free);
   g_ptr_array_add (room->members, usi_roster_entry_new (room->own_index, own_leaf, display_name));
@@ -463,6 +465,7 @@ usi_preshared_room_free (UsiPresharedRoom *room)
   g_clear_pointer (&room->channel, usi_message_channel_free);
   g_clear_pointer (&room->epoch, usi_epoch_unref);
   g_clear_pointer (&room->members, g_ptr_array_unref);
+  g_clear_pointer (&room->key, g_bytes_unref);
   g_free (room);
 }
 
@@ -632,4 +635,108 @@ usi_preshared_room_get_limits (void)
            "for as long as the relay keeps them. Nobody can be removed from the room, and its keys never change: "
            "if the key leaks, the room cannot recover. Each message still shows who sent it. "
            "Use a room with an owner and invitations when you can.");
+}
+
+/* Saved state (docs/protocol.md §12) ------------------------------------------
+ *
+ *   u8 kind = 4 ‖ u8 version = 1 ‖ V<key> ‖ LeafNode own_leaf ‖
+ *   V<UTF-8> display_name ‖ V<RosterEntry> members ‖ V<channel state>
+ *
+ * The epoch is not saved: the key derives it again. */
+
+#define STATE_MEMBER_MAX_LENGTH (4 + USI_LEAF_NODE_ENCODED_LENGTH + 2 + USI_MAX_NAME_BYTES)
+
+GBytes *
+usi_preshared_room_save (UsiPresharedRoom *room)
+{
+  g_autoptr(GBytes) channel = NULL;
+  g_autoptr(GByteArray) members = g_byte_array_sized_new (room != NULL ? room->members->len * STATE_MEMBER_MAX_LENGTH + 4 : 0);
+  const UsiRosterEntry *own;
+  GByteArray *out;
+  gsize capacity;
+
+  g_return_val_if_fail (room != NULL, NULL);
+
+  own = g_ptr_array_index (usi_epoch_get_roster (room->epoch), 0);
+  channel = usi_message_channel_save (room->channel);
+  _usi_state_write_roster (room->members, members);
+
+  capacity = 2 + 1 + g_bytes_get_size (room->key) + USI_LEAF_NODE_ENCODED_LENGTH +
+             2 + strlen (own->display_name) + members->len + 4 + g_bytes_get_size (channel);
+  out = _usi_state_writer_new (USI_STATE_KIND_PRESHARED_ROOM, capacity);
+  usi_wire_write_bytes (out, room->key);
+  usi_leaf_node_write (&own->leaf, out);
+  usi_wire_write_string (out, own->display_name);
+  usi_wire_write_fixed (out, members->data, members->len);
+  usi_wire_write_bytes (out, channel);
+  return _usi_state_writer_finish (out, capacity);
+}
+
+UsiPresharedRoom *
+usi_preshared_room_restore (const guint8  *data,
+                            gsize          length,
+                            GError       **error)
+{
+  g_autoptr(UsiPresharedRoom) room = NULL;
+  g_autoptr(GBytes) key = NULL;
+  g_autoptr(GPtrArray) members = NULL;
+  g_autofree char *display_name = NULL;
+  const UsiRosterEntry *own;
+  const guint8 *key_data, *channel;
+  gsize key_length, channel_length;
+  UsiWireReader reader;
+  UsiLeafNode own_leaf;
+  gboolean found;
+  guint position;
+
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!_usi_state_reader_open (&reader, data, length, USI_STATE_KIND_PRESHARED_ROOM, error) ||
+      !usi_wire_read_opaque (&reader, USI_PRESHARED_KEY_MAX_LENGTH, &key_data, &key_length, error) ||
+      !usi_leaf_node_read (&reader, &own_leaf, error) ||
+      !usi_wire_read_string_dup (&reader, USI_MAX_NAME_BYTES, &display_name, error) ||
+      (members = _usi_state_read_roster (&reader, USI_PRESHARED_INDEX_LIMIT, error)) == NULL ||
+      !usi_wire_read_opaque (&reader, USI_STATE_MAX_NESTED_LENGTH, &channel, &channel_length, error) ||
+      !usi_wire_reader_finish (&reader, error))
+    return NULL;
+
+  /* The room as usi_preshared_room_new() makes it from the key (checking
+   * the key's size, the leaf's signature and the name) ... */
+  key = usi_secret_bytes_new (key_data, key_length);
+  room = usi_preshared_room_new (key, &own_leaf, display_name, error);
+  if (room == NULL)
+    return NULL;
+
+  /* ... then what it learnt: every member at the index its identity gives
+   * in this room (the first seen keeps a contested one), this member as it
+   * announces itself, ... */
+  for (guint i = 0; i < members->len; i++)
+    {
+      const UsiRosterEntry *entry = g_ptr_array_index (members, i);
+
+      if (entry->index != usi_preshared_member_index (usi_epoch_get_room_id (room->epoch),
+                                                       entry->leaf.identity_key))
+        {
+          _usi_state_set_damaged (error);
+          return NULL;
+        }
+    }
+  position = find_member (members, room->own_index, &found);
+  own = found ? g_ptr_array_index (members, position) : NULL;
+  if (own == NULL || !usi_leaf_node_equal (&own->leaf, &own_leaf) || strcmp (own->display_name, display_name) != 0)
+    {
+      _usi_state_set_damaged (error);
+      return NULL;
+    }
+  g_ptr_array_unref (room->members);
+  room->members = g_steal_pointer (&members);
+
+  /* ... and the senders' ratchets. */
+  usi_message_channel_free (room->channel);
+  room->channel = usi_message_channel_restore (channel, channel_length, room->epoch, NULL, error);
+  if (room->channel == NULL)
+    return NULL;
+
+  return g_steal_pointer (&room);
 }

@@ -104,4 +104,12 @@ gboolean          usi_preshared_room_rotate        (UsiPresharedRoom  *room,
  * room is created or joined with a key. */
 const char       *usi_preshared_room_get_limits    (void);
 
+/* The whole room (§12): the key (the key is the room), this member's leaf
+ * node and name, the members seen, and its channel with every sender's
+ * ratchet.  Secret bytes.  Restore: MALFORMED, UNSUPPORTED_VERSION. */
+GBytes           *usi_preshared_room_save          (UsiPresharedRoom  *room);
+UsiPresharedRoom *usi_preshared_room_restore       (const guint8      *data,
+                                                    gsize              length,
+                                                    GError           **error);
+
 G_END_DECLS

@@ -24,6 +24,9 @@
 #include "protocol/usi-invite.h"
 #include "protocol/usi-member-group.h"
 #include "protocol/usi-message.h"
+#include "protocol/usi-message-channel.h"
+#include "protocol/usi-owner-group.h"
+#include "protocol/usi-preshared-room.h"
 #include "protocol/usi-relay-frame.h"
 #include "protocol/usi-welcome.h"
 #include "protocol/usi-wire.h"
@@ -486,6 +489,117 @@ write_preshared_seeds (const UsiFuzzRoom *room)
 }
 
 static void
+write_bytes_seed (const char *target,
+                  GBytes     *bytes)
+{
+  write_seed (target, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  g_bytes_unref (bytes);
+}
+
+/* fuzz-state.c: one saved record of each kind, fresh and after use. */
+static void
+write_state_seeds (const UsiFuzzRoom *room)
+{
+  g_autoptr(UsiRandom) random = random_from ("usi fuzz state");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsiEpoch) epoch = usi_fuzz_room_copy_epoch (room);
+  g_autoptr(UsiEpoch) channel_epoch = usi_fuzz_room_copy_epoch (room);
+  g_autoptr(UsiEpoch) epoch2 = usi_fuzz_copy_epoch (room->member_epoch2);
+  g_autoptr(UsiMessageChannel) channel = NULL;
+  g_autoptr(UsiPresharedRoom) preshared = usi_fuzz_room_new_preshared (room);
+  g_autoptr(UsiOwnerGroup) owner = usi_fuzz_room_new_owner (room);
+  g_autoptr(UsiMemberGroup) member = NULL;
+  g_autoptr(UsiInviteBook) book = NULL;
+  g_autoptr(UsiJoinRequest) request = NULL;
+  g_autoptr(UsiJoiner) joiner = NULL;
+  g_autoptr(GBytes) commit = NULL;
+  g_autoptr(GBytes) update = NULL;
+  static const guint order[] = { 2, 0, 3 };
+
+  /* Secret trees and epochs: fresh, and after messages out of order. */
+  write_bytes_seed ("state", usi_mls_secret_tree_save (usi_epoch_get_secret_tree (epoch)));
+  write_bytes_seed ("state", usi_epoch_save (epoch));
+  for (gsize i = 0; i < G_N_ELEMENTS (order); i++)
+    {
+      GBytes *body = g_ptr_array_index (room->messages, order[i]);
+      g_autoptr(UsiReceivedMessage) message = usi_app_message_open (epoch, g_bytes_get_data (body, NULL),
+                                                                    g_bytes_get_size (body), NULL);
+
+      g_assert (message != NULL || order[i] == 3);
+    }
+  write_bytes_seed ("state", usi_mls_secret_tree_save (usi_epoch_get_secret_tree (epoch)));
+  write_bytes_seed ("state", usi_epoch_save (epoch));
+  write_bytes_seed ("state", usi_epoch_save (epoch2));
+
+  /* A channel on the member's epoch 1, as fuzz-state.c restores it. */
+  channel = usi_message_channel_new (channel_epoch, &error);
+  g_assert_no_error (error);
+  write_bytes_seed ("state", usi_message_channel_save (channel));
+  for (gsize i = 0; i < G_N_ELEMENTS (order); i++)
+    {
+      GBytes *body = g_ptr_array_index (room->messages, order[i]);
+      g_autoptr(UsiReceivedMessage) message = usi_message_channel_open (channel, g_bytes_get_data (body, NULL),
+                                                                        g_bytes_get_size (body),
+                                                                        USI_FUZZ_NOW_MS, NULL);
+
+      /* The member's own message comes back as a reflection. */
+      g_assert (message != NULL || order[i] == 3);
+    }
+  write_bytes_seed ("state", usi_message_channel_save (channel));
+
+  /* A pre-shared room, before and after it saw its members. */
+  write_bytes_seed ("state", usi_preshared_room_save (preshared));
+  for (guint i = 0; i < room->preshared_messages->len; i++)
+    {
+      GBytes *body = g_ptr_array_index (room->preshared_messages, i);
+      g_autoptr(UsiReceivedMessage) message = usi_preshared_room_open (preshared, g_bytes_get_data (body, NULL),
+                                                                       g_bytes_get_size (body),
+                                                                       USI_FUZZ_NOW_MS, &error);
+
+      g_assert_no_error (error);
+      g_assert (message != NULL);
+    }
+  write_bytes_seed ("state", usi_preshared_room_save (preshared));
+
+  /* The owner in epoch 1, then 2. */
+  write_bytes_seed ("state", usi_owner_group_save (owner));
+  g_assert_true (usi_owner_group_rotate (owner, random, &commit, &error));
+  g_assert_no_error (error);
+  write_bytes_seed ("state", usi_owner_group_save (owner));
+
+  /* The member: joined, with a leaf update waiting, then in epoch 4. */
+  member = usi_member_group_new_from_welcome (g_bytes_get_data (room->welcome, NULL),
+                                              g_bytes_get_size (room->welcome), room->room_id,
+                                              usi_identity_get_public_key (room->owner), room->member,
+                                              &room->member_leaf, NULL, &error);
+  g_assert_no_error (error);
+  write_bytes_seed ("state", usi_member_group_save (member));
+  update = usi_member_group_create_leaf_update (member, random, USI_FUZZ_NOW_MS, &error);
+  g_assert_no_error (error);
+  write_bytes_seed ("state", usi_member_group_save (member));
+  for (guint i = 0; i < room->commits->len; i++)
+    {
+      GBytes *body = g_ptr_array_index (room->commits, i);
+      UsiMemberCommitOutcome outcome;
+
+      g_assert_true (usi_member_group_process_commit (member, g_bytes_get_data (body, NULL),
+                                                      g_bytes_get_size (body), &outcome, &error));
+    }
+  write_bytes_seed ("state", usi_member_group_save (member));
+
+  /* The owner's invite book: the invite issued, then used. */
+  book = usi_invite_book_new (room->room_id, usi_identity_get_public_key (room->owner));
+  g_assert_true (usi_invite_book_add (book, room->invite, &error));
+  write_bytes_seed ("state", usi_invite_book_save (book));
+  request = usi_join_request_decode (g_bytes_get_data (room->join_request, NULL),
+                                     g_bytes_get_size (room->join_request), &error);
+  g_assert_no_error (error);
+  joiner = usi_invite_book_open_request (book, request, &room->owner_leaf, 1, USI_FUZZ_NOW_MS, &error);
+  g_assert_no_error (error);
+  write_bytes_seed ("state", usi_invite_book_save (book));
+}
+
+static void
 write_room_seeds (void)
 {
   const UsiFuzzRoom *room = usi_fuzz_room_get ();
@@ -523,6 +637,7 @@ write_room_seeds (void)
   write_commit_seeds (room);
   write_message_seeds (room);
   write_preshared_seeds (room);
+  write_state_seeds (room);
 }
 
 int
