@@ -1490,6 +1490,77 @@ test_passphrase_state (Fixture       *fixture,
   g_assert_true (g_str_has_prefix (wrong->err->str, "usi-cli: "));
 }
 
+/* A free TCP port on 127.0.0.1 (bound, read, released). */
+static guint16
+free_port (void)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_socket_bind (socket, address, FALSE, &error));
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* The owner keeps state and hosts the relay itself: it quits and starts
+ * again with the same command; the room, its relay (same pin) and the
+ * member's connection come back by themselves. */
+static void
+test_owner_restart (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  g_autofree char *state = g_build_filename (fixture->tmp, "state", NULL);
+  g_autofree char *passphrase = g_build_filename (fixture->tmp, "passphrase", NULL);
+  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", free_port ());
+  const char *storage[] = { "--state-dir", state, "--passphrase-file", passphrase, NULL };
+  const char *host[] = { "host", "--listen", listen, "--room", "kept", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *invite = NULL;
+  g_autofree char *pin = NULL;
+  JsonObject *ready;
+  JsonObject *relay;
+  Proc *owner, *again, *bob;
+
+  g_file_set_contents (passphrase, "a passphrase for the owner\n", -1, &error);
+  g_assert_no_error (error);
+
+  owner = start_cli_full (fixture, "alice", TRUE, storage, host);
+  ready = wait_event (owner, NULL, "ready", NULL);
+  g_assert_false (json_object_get_boolean_member (ready, "resumed"));
+  relay = wait_event (owner, NULL, "relay", NULL);
+  pin = g_strdup (json_object_get_string_member (relay, "pin"));
+  invite = take_invite (owner);
+  bob = join (fixture, "bob", invite, NULL);
+  send_line (owner, "before the restart");
+  wait_event (bob, NULL, "message", "text", "before the restart", NULL);
+  send_line (owner, "/quit");
+  g_assert_cmpint (wait_exit (owner), ==, 0);
+
+  /* Bob notices, and keeps trying. */
+  wait_event (bob, NULL, "connection", NULL);
+  send_line (bob, "said while the owner was away");
+
+  again = start_cli_full (fixture, "alice", TRUE, storage, host);
+  ready = wait_event (again, NULL, "ready", NULL);
+  g_assert_true (json_object_get_boolean_member (ready, "resumed"));
+  relay = wait_event (again, NULL, "relay", NULL);
+  g_assert_cmpstr (json_object_get_string_member (relay, "pin"), ==, pin);
+
+  wait_event (again, NULL, "message", "text", "said while the owner was away", NULL);
+  send_line (again, "after the restart");
+  wait_event (bob, NULL, "message", "text", "after the restart", NULL);
+  g_assert_cmpuint (count_events (bob, "message", "text", "before the restart", NULL), ==, 1);
+
+  send_line (again, "/quit");
+  g_assert_cmpint (wait_exit (again), ==, 0);
+  send_line (bob, "/quit");
+  g_assert_cmpint (wait_exit (bob), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1509,6 +1580,7 @@ main (int   argc,
   ADD ("/integration/commands", test_commands);
   ADD ("/integration/signals", test_signals);
   ADD ("/integration/passphrase-state", test_passphrase_state);
+  ADD ("/integration/owner-restart", test_owner_restart);
   ADD ("/security/wrong-password", test_wrong_password);
   ADD ("/security/invite-used-twice", test_invite_used_twice);
   ADD ("/security/invite-altered", test_invite_altered);

@@ -677,7 +677,6 @@ test_identity_kept (Fixture       *fixture,
 
   {
     g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
-    g_autoptr(UsiRoom) room = host (fixture, alice, NULL, 0);
 
     /* The same person (the store's own tests check that nothing is written
      * in the clear). */
@@ -699,6 +698,168 @@ test_identity_kept (Fixture       *fixture,
   }
   g_rmdir (state);
   g_rmdir (directory);
+}
+
+static void
+remove_state (char *directory)
+{
+  g_autofree char *state = g_build_filename (directory, "state", NULL);
+  g_autoptr(GDir) dir = g_dir_open (state, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (state, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (state);
+  g_rmdir (directory);
+  g_free (directory);
+}
+
+static UsiRoom *
+only_room (UsiSession *session)
+{
+  GListModel *rooms = usi_session_get_rooms (session);
+
+  g_assert_cmpuint (g_list_model_get_n_items (rooms), ==, 1);
+  return g_list_model_get_item (rooms, 0);
+}
+
+static gboolean
+has_own_message (UsiRoom    *room,
+                 const char *text)
+{
+  GListModel *messages = usi_room_get_messages (room);
+
+  for (guint i = 0; i < g_list_model_get_n_items (messages); i++)
+    {
+      g_autoptr(UsiMessage) message = g_list_model_get_item (messages, i);
+
+      if (usi_message_get_is_own (message) && g_strcmp0 (usi_message_get_text (message), text) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The owner keeps state, stops, and comes back: the room, its history and
+ * its keys are restored; what was said meanwhile arrives; the restored
+ * owner talks and adds a member as before. */
+static void
+test_owner_restart_resumes_room (Fixture       *fixture,
+                                 gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  char *directory = g_dir_make_tmp ("usi-session-XXXXXX", &error);
+  g_autofree char *state = g_build_filename (directory, "state", NULL);
+  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) carol = new_session ("Carol");
+  g_autoptr(UsiRoom) bob_room = NULL;
+  g_autoptr(UsiRoom) carol_room = NULL;
+  guint64 epoch;
+
+  g_assert_no_error (error);
+  {
+    g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
+    g_autoptr(UsiRoom) room = host (fixture, alice, NULL, 0);
+    g_autofree char *text = invite (room);
+
+    bob_room = join (bob, text, NULL, &error);
+    g_assert_no_error (error);
+    send_text (room, "before the restart");
+    send_text (bob_room, "bob before the restart");
+    wait_for_message (room, "bob before the restart");
+    epoch = usi_room_get_epoch (room);
+    usi_session_shutdown (alice);
+  }
+
+  send_text (bob_room, "while alice was away");
+
+  {
+    g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
+    g_autoptr(UsiRoom) room = only_room (alice);
+    g_autofree char *text = NULL;
+
+    g_assert_true (usi_room_get_restored (room));
+    g_assert_true (usi_room_get_is_owner (room));
+    g_assert_cmpuint (usi_room_get_epoch (room), ==, epoch);
+    g_assert_true (has_own_message (room, "before the restart"));
+    g_assert_cmpuint (count_messages_with (room, "bob before the restart"), ==, 1);
+
+    wait_for_message (room, "while alice was away");
+    settle ();
+    g_assert_cmpuint (count_messages_with (room, "bob before the restart"), ==, 1);
+    g_assert_cmpuint (count_messages_with (room, "while alice was away"), ==, 1);
+
+    send_text (room, "alice is back");
+    wait_for_message (bob_room, "alice is back");
+
+    text = invite (room);
+    carol_room = join (carol, text, NULL, &error);
+    g_assert_no_error (error);
+    wait_for_epoch (bob_room, epoch + 1);
+    send_text (carol_room, "carol joined after the restart");
+    wait_for_message (room, "carol joined after the restart");
+    wait_for_message (bob_room, "carol joined after the restart");
+    usi_session_shutdown (alice);
+  }
+
+  usi_session_shutdown (bob);
+  usi_session_shutdown (carol);
+  remove_state (directory);
+}
+
+/* A member keeps state, stops, and comes back: it reads what it missed and
+ * its next message is accepted (its sending ratchet went on, never back). */
+static void
+test_member_restart_resumes_room (Fixture       *fixture,
+                                  gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  char *directory = g_dir_make_tmp ("usi-session-XXXXXX", &error);
+  g_autofree char *state = g_build_filename (directory, "state", NULL);
+  g_autoptr(UsiSession) alice = new_session ("Alice");
+  g_autoptr(UsiRoom) alice_room = host (fixture, alice, NULL, 0);
+  g_autofree char *text = invite (alice_room);
+
+  g_assert_no_error (error);
+  {
+    g_autoptr(UsiSession) bob = open_kept_session (state, "Bob");
+    g_autoptr(UsiRoom) room = join (bob, text, NULL, &error);
+
+    g_assert_no_error (error);
+    send_text (room, "bob 1");
+    send_text (room, "bob 2");
+    wait_for_message (alice_room, "bob 2");
+    usi_session_shutdown (bob);
+  }
+
+  send_text (alice_room, "you missed this");
+
+  {
+    g_autoptr(UsiSession) bob = open_kept_session (state, "Bob");
+    g_autoptr(UsiRoom) room = only_room (bob);
+    g_autoptr(UsiRoom) again = NULL;
+
+    g_assert_true (usi_room_get_restored (room));
+    g_assert_false (usi_room_get_is_owner (room));
+    g_assert_true (has_own_message (room, "bob 2"));
+    wait_for_message (room, "you missed this");
+
+    send_text (room, "bob 3, after the restart");
+    wait_for_message (alice_room, "bob 3, after the restart");
+    g_assert_cmpuint (count_messages_with (alice_room, "bob 3, after the restart"), ==, 1);
+
+    /* Joining again with the same invite resumes the same room. */
+    again = join (bob, text, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (again == room);
+    usi_session_shutdown (bob);
+  }
+
+  usi_session_shutdown (alice);
+  remove_state (directory);
 }
 
 int
@@ -725,6 +886,10 @@ main (int   argc,
               fixture_set_up, test_identity_kept, fixture_tear_down);
   g_test_add ("/session/security/K8-key-change-blocks-sending", Fixture, NULL,
               fixture_set_up, test_key_change_blocks_sending, fixture_tear_down);
+  g_test_add ("/session/owner-restart-resumes-room", Fixture, NULL,
+              fixture_set_up, test_owner_restart_resumes_room, fixture_tear_down);
+  g_test_add ("/session/member-restart-resumes-room", Fixture, NULL,
+              fixture_set_up, test_member_restart_resumes_room, fixture_tear_down);
   g_test_add ("/session/reconnect-gets-what-was-missed", Fixture, NULL,
               fixture_set_up, test_reconnect_gets_what_was_missed, fixture_tear_down);
 

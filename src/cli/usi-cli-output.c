@@ -305,6 +305,7 @@ usi_cli_output_ready (UsiCliOutput *self,
       add_string (builder, "kind", preshared ? "preshared" : "owned");
       add_int (builder, "epoch", (gint64) usi_room_get_epoch (room));
       add_string (builder, "relay", usi_room_get_relay_address (room));
+      add_boolean (builder, "resumed", usi_room_get_restored (room));
       add_members_array (builder, usi_room_get_members (room));
       end_event (builder);
     }
@@ -313,6 +314,9 @@ usi_cli_output_ready (UsiCliOutput *self,
       g_autofree char *name = usi_cli_output_sanitize (usi_room_get_name (room));
       g_autofree char *epoch = format_u64 (usi_room_get_epoch (room));
       g_autofree char *line = NULL;
+
+      if (usi_room_get_restored (room))
+        print_line (_("* resuming the room kept from an earlier run"));
 
       if (preshared)
         /* Translators: a room entered with a shared key; %s: its name, the epoch number, a HOST:PORT */

@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "crypto/usi-digest.h"
+#include "crypto/usi-secret.h"
 
 #include "usi-net-error.h"
 #include "usi-tls-identity.h"
@@ -210,25 +211,21 @@ set_invalid_file_error (GError     **error,
                display, what);
 }
 
-UsiTlsIdentity *
-usi_tls_identity_load (const char  *path,
-                       GError     **error)
+/* Reads the key and the certificate from PEM text; `path` names the
+ * source in errors. */
+static UsiTlsIdentity *
+identity_from_pem (const char  *contents,
+                   gsize        length,
+                   const char  *path,
+                   GError     **error)
 {
-  g_autofree char *contents = NULL;
-  gsize length = 0;
   BIO *bio = NULL;
   EVP_PKEY *key = NULL;
   X509 *certificate = NULL;
   EVP_PKEY *certificate_key;
 
-  g_return_val_if_fail (path != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!g_file_get_contents (path, &contents, &length, error))
-    return NULL;
   if (length > G_MAXINT)
     {
-      OPENSSL_cleanse (contents, length);
       set_invalid_file_error (error, path, _("it is far too large"));
       return NULL;
     }
@@ -245,7 +242,6 @@ usi_tls_identity_load (const char  *path,
     certificate = PEM_read_bio_X509 (bio, NULL, refuse_passphrase, NULL);
   BIO_free (bio);
   ERR_clear_error ();
-  OPENSSL_cleanse (contents, length);
 
   if (key == NULL)
     {
@@ -285,23 +281,55 @@ failed:
   return NULL;
 }
 
-gboolean
-usi_tls_identity_save (UsiTlsIdentity  *self,
-                       const char      *path,
-                       GError         **error)
+UsiTlsIdentity *
+usi_tls_identity_load (const char  *path,
+                       GError     **error)
+{
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  UsiTlsIdentity *identity;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!g_file_get_contents (path, &contents, &length, error))
+    return NULL;
+
+  identity = identity_from_pem (contents, length, path, error);
+  OPENSSL_cleanse (contents, length);
+  return identity;
+}
+
+UsiTlsIdentity *
+usi_tls_identity_new_from_pem (GBytes  *pem,
+                               GError **error)
+{
+  gsize length;
+  const char *contents;
+
+  g_return_val_if_fail (pem != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  contents = g_bytes_get_data (pem, &length);
+  return identity_from_pem (contents, length, "(stored)", error);
+}
+
+/* PKCS#8 private key (unencrypted) and certificate, as PEM text; secret
+ * bytes, wiped when freed. */
+GBytes *
+usi_tls_identity_dup_pem (UsiTlsIdentity  *self,
+                          GError         **error)
 {
   BIO *bio;
   char *data = NULL;
   long length;
-  gboolean ok;
+  GBytes *pem;
 
-  g_return_val_if_fail (USI_IS_TLS_IDENTITY (self), FALSE);
-  g_return_val_if_fail (path != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_val_if_fail (USI_IS_TLS_IDENTITY (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   ERR_clear_error ();
   bio = BIO_new (BIO_s_mem ());
-  /* PKCS#8, unencrypted: the file's mode and the directory protect it. */
   if (bio == NULL ||
       !PEM_write_bio_PrivateKey (bio, self->key, NULL, NULL, 0, NULL, NULL) ||
       !PEM_write_bio_X509 (bio, self->certificate))
@@ -309,16 +337,37 @@ usi_tls_identity_save (UsiTlsIdentity  *self,
       _usi_net_set_openssl_error (error, USI_NET_ERROR, USI_NET_ERROR_TLS,
                                   _("Encoding the TLS key"));
       BIO_free (bio);
-      return FALSE;
+      return NULL;
     }
 
   length = BIO_get_mem_data (bio, &data);
-  ok = g_file_set_contents_full (path, data, length,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 KEY_FILE_MODE, error);
+  pem = usi_secret_bytes_new ((const guint8 *) data, length);
   OPENSSL_cleanse (data, length);
   BIO_free (bio);
-  return ok;
+  return pem;
+}
+
+gboolean
+usi_tls_identity_save (UsiTlsIdentity  *self,
+                       const char      *path,
+                       GError         **error)
+{
+  g_autoptr(GBytes) pem = NULL;
+  gsize length;
+  const char *data;
+
+  g_return_val_if_fail (USI_IS_TLS_IDENTITY (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Unencrypted: the file's mode and the directory protect it. */
+  pem = usi_tls_identity_dup_pem (self, error);
+  if (pem == NULL)
+    return FALSE;
+  data = g_bytes_get_data (pem, &length);
+  return g_file_set_contents_full (path, data, length,
+                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                   KEY_FILE_MODE, error);
 }
 
 UsiTlsIdentity *

@@ -24,6 +24,12 @@ UsiTlsIdentity *usi_tls_identity_load          (const char      *path,
 gboolean        usi_tls_identity_save          (UsiTlsIdentity  *self,
                                                 const char      *path,
                                                 GError         **error);
+/* The same as PEM text in memory (for a key kept in the encrypted store):
+ * secret bytes, wiped when freed. */
+UsiTlsIdentity *usi_tls_identity_new_from_pem  (GBytes          *pem,
+                                                GError         **error);
+GBytes         *usi_tls_identity_dup_pem       (UsiTlsIdentity  *self,
+                                                GError         **error);
 /* Loads `path` when it exists, else generates and saves one. */
 UsiTlsIdentity *usi_tls_identity_load_or_generate (const char   *path,
                                                    const char   *common_name,

@@ -7,6 +7,7 @@
 #include "protocol/usi-join.h"
 #include "protocol/usi-owner-group.h"
 #include "protocol/usi-preshared-room.h"
+#include "usi-room-record.h"
 #include "usi-room.h"
 #include "usi-session.h"
 
@@ -32,14 +33,27 @@ UsiRoom  *_usi_room_new_joiner       (UsiSession          *session,
                                       UsiJoinRequest      *request,
                                       const UsiLeafSecret *own_leaf,
                                       const guint8        *password_psk);
-/* A pre-shared key room; takes `room`. */
+/* A pre-shared key room; takes `room`.  `relay_pin` NULL: joined without
+ * a pin (the room warns once connected). */
 UsiRoom  *_usi_room_new_preshared    (UsiSession          *session,
                                       UsiRelayLink        *link,
                                       const char          *name,
+                                      const guint8        *relay_pin,
                                       UsiPresharedRoom    *room);
 
-/* The room was joined without a relay pin: it warns once connected. */
-void      _usi_room_set_relay_unauthenticated (UsiRoom    *self);
+/* A room saved by an earlier run (docs/protocol.md §12), with its history
+ * (an array of UsiRoomHistoryEntry, may be NULL).  Refuses state that does
+ * not restore, never repairs it. */
+UsiRoom  *_usi_room_restore          (UsiSession          *session,
+                                      UsiRoomRecord       *record,
+                                      GArray              *history,
+                                      GError             **error);
+/* After a restore: subscribes from the saved position and posts again
+ * what the relay had not acknowledged. */
+void      _usi_room_resume           (UsiRoom             *self);
+gboolean  _usi_room_matches_host     (UsiRoom             *self,
+                                      const char          *name,
+                                      const char          *invite_address);
 
 UsiRelayLink *_usi_room_get_link     (UsiRoom             *self);
 

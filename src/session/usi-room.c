@@ -31,6 +31,7 @@
 #include "usi-member-private.h"
 #include "usi-message-private.h"
 #include "usi-room-private.h"
+#include "usi-room-record.h"
 #include "usi-session-error.h"
 #include "usi-session-private.h"
 
@@ -77,6 +78,14 @@ struct _UsiRoom
 
   GListStore        *members;
   GListStore        *messages;
+
+  /* Keeping state (docs/protocol.md §12): frames not yet acknowledged, the
+   * pending save, and how much of the history is saved unchanged. */
+  GPtrArray         *outbox;             /* UsiRoomOutboxEntry, in posting order */
+  guint              save_source;
+  guint              history_clean;      /* messages [0, history_clean) are saved as they are */
+  gboolean           restored;           /* loaded from the store */
+  guint64            restored_position;
 };
 
 enum {
@@ -136,6 +145,7 @@ usi_room_finalize (GObject *object)
   g_clear_pointer (&self->preshared, usi_preshared_room_free);
   g_clear_object (&self->members);
   g_clear_object (&self->messages);
+  g_clear_pointer (&self->outbox, g_ptr_array_unref);
   usi_leaf_secret_clear (&self->own_leaf);
   usi_secret_wipe (self->password_key, sizeof self->password_key);
   usi_secret_wipe (self->password_psk, sizeof self->password_psk);
@@ -210,6 +220,7 @@ usi_room_init (UsiRoom *self)
   self->cancellable = g_cancellable_new ();
   self->members = g_list_store_new (USI_TYPE_MEMBER);
   self->messages = g_list_store_new (USI_TYPE_MESSAGE);
+  self->outbox = g_ptr_array_new_with_free_func ((GDestroyNotify) usi_room_outbox_entry_free);
   self->state = USI_ROOM_CONNECTING;
 }
 
@@ -405,6 +416,11 @@ enter_new_epoch (UsiRoom         *self,
   g_signal_emit (self, signals[SIGNAL_EPOCH_CHANGED], 0, self->epoch, (guint) reason);
 }
 
+static void save_now             (UsiRoom *self);
+static void schedule_save        (UsiRoom *self);
+static void mark_history_changed (UsiRoom *self,
+                                  guint32  index);
+
 /* Posting ------------------------------------------------------------------ */
 
 static GBytes *
@@ -417,33 +433,89 @@ encode_frame (guint8   type,
   return usi_frame_encode (type, data, length, NULL);
 }
 
-static void
-post_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+/* A frame on its way to the relay: kept in the room's outbox (saved with
+ * the room) until the relay answers, so a restart posts it again. */
+typedef struct
 {
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  guint64 seq = 0;
+  UsiRoom            *room;
+  UsiRoomOutboxEntry *entry;     /* owned by room->outbox */
+  UsiMessage         *message;   /* one's own message it carries, or NULL */
+  GTask              *task;      /* completes with the answer, or NULL */
+} Posting;
 
-  if (!usi_relay_link_request_finish (USI_RELAY_LINK (source), result, &seq, NULL, &error))
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_boolean (task, TRUE);
+static void
+posting_free (Posting *posting)
+{
+  g_clear_object (&posting->room);
+  g_clear_object (&posting->message);
+  g_clear_object (&posting->task);
+  g_free (posting);
 }
 
-/* Posts a frame of this room; `task` (may be NULL) completes with the
- * relay's answer. */
 static void
-post_frame (UsiRoom      *self,
-            guint8        type,
-            GBytes       *body,
-            const guint8 *recipient,
-            GTask        *task)
+posted (GObject      *source,
+        GAsyncResult *result,
+        gpointer      user_data)
 {
-  g_autoptr(GBytes) frame = encode_frame (type, body);
+  Posting *posting = user_data;
+  UsiRoom *self = posting->room;
+  g_autoptr(GError) error = NULL;
+  guint32 message_index;
+  guint64 seq = 0;
+  gboolean ok;
 
-  if (frame == NULL || self->link == NULL)
+  ok = usi_relay_link_request_finish (USI_RELAY_LINK (source), result, &seq, NULL, &error);
+  if (!ok && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* The room is closing: the frame stays in the saved outbox and is
+       * posted again when the room is next opened. */
+      if (posting->task != NULL)
+        g_task_return_error (posting->task, g_steal_pointer (&error));
+      posting_free (posting);
+      return;
+    }
+
+  message_index = posting->entry->message_index;
+  g_ptr_array_remove (self->outbox, posting->entry);
+  posting->entry = NULL;
+  if (posting->message != NULL)
+    {
+      if (ok)
+        _usi_message_set_sent (posting->message, seq);
+      else
+        _usi_message_set_failed (posting->message);
+      mark_history_changed (self, message_index);
+    }
+  if (!ok && posting->task == NULL)
+    warn (self, error);
+  if (posting->task != NULL)
+    {
+      if (ok)
+        g_task_return_boolean (posting->task, TRUE);
+      else
+        g_task_return_error (posting->task, g_steal_pointer (&error));
+    }
+  schedule_save (self);
+  posting_free (posting);
+}
+
+/* Posts a whole frame of this room (recipient NULL: the room).  With
+ * `save_first` the room, outbox included, is saved before the frame can
+ * leave: after a commit or a sealed message, the state on disk must never
+ * be older than what the relay may have. */
+static void
+post_tracked (UsiRoom      *self,
+              GBytes       *frame,
+              const guint8 *recipient,
+              UsiMessage   *message,
+              guint32       message_index,
+              gboolean      save_first,
+              GTask        *task)
+{
+  UsiRoomOutboxEntry *entry;
+  Posting *posting;
+
+  if (self->link == NULL)
     {
       if (task != NULL)
         g_task_return_new_error (task, USI_SESSION_ERROR, USI_SESSION_ERROR_NOT_JOINED,
@@ -451,26 +523,48 @@ post_frame (UsiRoom      *self,
       return;
     }
 
-  usi_relay_link_post_async (self->link, self->room_id, recipient, frame, NULL,
-                             task != NULL ? post_done : NULL,
-                             task != NULL ? g_object_ref (task) : NULL);
+  entry = g_new0 (UsiRoomOutboxEntry, 1);
+  entry->frame = g_bytes_ref (frame);
+  entry->has_recipient = recipient != NULL;
+  if (recipient != NULL)
+    memcpy (entry->recipient, recipient, sizeof entry->recipient);
+  entry->message_index = message_index;
+  g_ptr_array_add (self->outbox, entry);
+
+  if (save_first)
+    save_now (self);
+
+  posting = g_new0 (Posting, 1);
+  posting->room = g_object_ref (self);
+  posting->entry = entry;
+  posting->message = message != NULL ? g_object_ref (message) : NULL;
+  posting->task = task != NULL ? g_object_ref (task) : NULL;
+  usi_relay_link_post_async (self->link, self->room_id, recipient, frame, NULL, posted, posting);
 }
 
+/* Posts a body as a frame of `type`; see post_tracked(). */
 static void
-commit_posted (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
+post_body (UsiRoom      *self,
+           guint8        type,
+           GBytes       *body,
+           const guint8 *recipient,
+           gboolean      save_first,
+           GTask        *task)
 {
-  g_autoptr(UsiRoom) self = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) frame = encode_frame (type, body);
 
-  if (!usi_relay_link_request_finish (USI_RELAY_LINK (source), result, NULL, NULL, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    warn (self, error);
+  if (frame == NULL)
+    {
+      if (task != NULL)
+        g_task_return_new_error (task, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_TOO_LARGE,
+                                 _("The frame is too large to send."));
+      return;
+    }
+  post_tracked (self, frame, recipient, NULL, G_MAXUINT32, save_first, task);
 }
 
-/* The owner made a commit (already applied to its group): post it, and
- * move the room to the new epoch.  The link keeps posts in order, so the
+/* The owner made a commit (already applied to its group): move the room to
+ * the new epoch, save, and post it.  The link keeps posts in order, so the
  * commit reaches the relay after every message sealed before it. */
 static void
 publish_commit (UsiRoom         *self,
@@ -478,17 +572,8 @@ publish_commit (UsiRoom         *self,
                 UsiCommitReason  reason,
                 GTask           *task)
 {
-  if (task != NULL)
-    post_frame (self, USI_FRAME_COMMIT, commit, NULL, task);
-  else
-    {
-      g_autoptr(GBytes) frame = encode_frame (USI_FRAME_COMMIT, commit);
-
-      if (self->link != NULL && frame != NULL)
-        usi_relay_link_post_async (self->link, self->room_id, NULL, frame, NULL,
-                                   commit_posted, g_object_ref (self));
-    }
   enter_new_epoch (self, reason);
+  post_body (self, USI_FRAME_COMMIT, commit, NULL, TRUE, task);
 }
 
 static void
@@ -610,7 +695,7 @@ refuse_join_request (UsiRoom        *self,
                                    _usi_session_get_identity (self->session),
                                    request, usi_join_refusal_reason_for_error (reason), NULL);
   if (refusal != NULL)
-    post_frame (self, USI_FRAME_JOIN_REFUSAL, refusal, recipient, NULL);
+    post_body (self, USI_FRAME_JOIN_REFUSAL, refusal, recipient, TRUE, NULL);
 }
 
 /* The owner: a join request.  The invite book decides; a verified joiner
@@ -663,7 +748,7 @@ handle_join_request (UsiRoom      *self,
   /* The commit first: the relay makes the joiner a reader from the commit
    * on, then hands it the Welcome. */
   publish_commit (self, commit, USI_COMMIT_REASON_ADD, NULL);
-  post_frame (self, USI_FRAME_WELCOME, welcome, usi_joiner_get_identity_key (joiner), NULL);
+  post_body (self, USI_FRAME_WELCOME, welcome, usi_joiner_get_identity_key (joiner), TRUE, NULL);
 
   usi_joiner_free (joiner);
   usi_join_request_free (request);
@@ -776,6 +861,7 @@ handle_welcome (UsiRoom      *self,
   /* From 0: the relay starts this member at the commit that added it. */
   usi_relay_link_subscribe (self->link, self->room_id, 0);
   set_state (self, USI_ROOM_JOINED);
+  save_now (self);
   finish_start (self, NULL);
 }
 
@@ -854,6 +940,9 @@ _usi_room_handle_deliver (UsiRoom *self,
     default:
       break;
     }
+  /* The link moves the room's position once this returns: the save that
+   * follows keeps state and position together. */
+  schedule_save (self);
   g_object_unref (self);
 }
 
@@ -895,6 +984,189 @@ _usi_room_handle_subscription_refused (UsiRoom      *self,
   warn (self, error);
 }
 
+/* Keeping state -------------------------------------------------------------- */
+
+#define SAVE_DELAY_MS 200
+
+static char *
+store_id (UsiRoom    *self,
+          const char *prefix,
+          gint        chunk)
+{
+  GString *id = g_string_new (prefix);
+
+  for (gsize i = 0; i < sizeof self->room_id; i++)
+    g_string_append_printf (id, "%02x", self->room_id[i]);
+  if (chunk >= 0)
+    g_string_append_printf (id, "-%d", chunk);
+  return g_string_free (id, FALSE);
+}
+
+/* A room is saved once it is in (never while joining), and only when the
+ * person keeps state. */
+static gboolean
+keeps_state (UsiRoom *self)
+{
+  return self->session != NULL && self->link != NULL &&
+         _usi_session_keeps_state (self->session) &&
+         (self->state == USI_ROOM_JOINED || self->state == USI_ROOM_RECONNECTING ||
+          self->state == USI_ROOM_REMOVED);
+}
+
+static UsiRoomRecord *
+build_record (UsiRoom *self)
+{
+  g_autoptr(UsiRoomRecord) record = usi_room_record_new ();
+
+  record->name = g_strdup (self->name);
+  record->connect_address = g_strdup (usi_relay_link_get_address (self->link));
+  record->invite_address = g_strdup (self->invite_address != NULL ? self->invite_address : "");
+  record->pinned = !self->relay_unauthenticated;
+  memcpy (record->pin, self->relay_pin, sizeof record->pin);
+  record->relay_unauthenticated = self->relay_unauthenticated;
+  record->position = usi_relay_link_get_room_position (self->link, self->room_id);
+
+  if (self->owner_group != NULL)
+    {
+      record->kind = USI_ROOM_RECORD_OWNER;
+      record->state = usi_owner_group_save (self->owner_group);
+      record->invite_book = usi_invite_book_save (self->invite_book);
+      record->own_leaf = self->own_leaf;
+      record->has_password = self->has_password;
+      memcpy (record->password_secret, self->password_key, sizeof record->password_secret);
+    }
+  else if (self->member_group != NULL)
+    {
+      record->kind = USI_ROOM_RECORD_MEMBER;
+      record->state = usi_member_group_save (self->member_group);
+      record->has_password = self->has_password;
+      memcpy (record->password_secret, self->password_psk, sizeof record->password_secret);
+    }
+  else
+    {
+      record->kind = USI_ROOM_RECORD_PRESHARED;
+      record->state = usi_preshared_room_save (self->preshared);
+    }
+  if (self->channel != NULL)
+    record->channel = usi_message_channel_save (self->channel);
+
+  for (guint i = 0; i < self->outbox->len; i++)
+    {
+      const UsiRoomOutboxEntry *entry = g_ptr_array_index (self->outbox, i);
+      UsiRoomOutboxEntry *copy = g_new0 (UsiRoomOutboxEntry, 1);
+
+      *copy = *entry;
+      copy->frame = g_bytes_ref (entry->frame);
+      g_ptr_array_add (record->outbox, copy);
+    }
+
+  return g_steal_pointer (&record);
+}
+
+/* Writes the history chunks that changed since the last save. */
+static gboolean
+save_history (UsiRoom  *self,
+              GError  **error)
+{
+  GListModel *messages = G_LIST_MODEL (self->messages);
+  guint n = g_list_model_get_n_items (messages);
+
+  if (n == 0)
+    return TRUE;
+
+  for (guint chunk = self->history_clean / USI_ROOM_HISTORY_CHUNK;
+       chunk <= (n - 1) / USI_ROOM_HISTORY_CHUNK;
+       chunk++)
+    {
+      UsiRoomHistoryEntry entries[USI_ROOM_HISTORY_CHUNK];
+      guint first = chunk * USI_ROOM_HISTORY_CHUNK;
+      guint count = MIN (USI_ROOM_HISTORY_CHUNK, n - first);
+      g_autofree char *id = store_id (self, "history-", (gint) chunk);
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+
+      for (guint i = 0; i < count; i++)
+        {
+          UsiMessage *message = g_list_model_get_item (messages, first + i);
+          UsiRoomHistoryEntry *entry = &entries[i];
+
+          g_ptr_array_add (held, message);
+          entry->sender_index = usi_message_get_sender_index (message);
+          entry->sender_name = (char *) usi_message_get_sender_name (message);
+          memcpy (entry->sender_key, usi_message_get_sender_key (message), sizeof entry->sender_key);
+          entry->text = (char *) usi_message_get_text (message);
+          entry->sent_ms = usi_message_get_sent_ms (message);
+          entry->received_ms = usi_message_get_received_ms (message);
+          entry->epoch = usi_message_get_epoch (message);
+          entry->seq = usi_message_get_seq (message);
+          entry->is_own = usi_message_get_is_own (message);
+          entry->gap_before = usi_message_get_gap_before (message);
+          entry->state = (guint8) usi_message_get_state (message);
+        }
+      bytes = usi_room_history_encode (entries, count);
+      if (!_usi_session_put_record (self->session, id, bytes, error))
+        return FALSE;
+    }
+
+  self->history_clean = n;
+  return TRUE;
+}
+
+static void
+save_now (UsiRoom *self)
+{
+  g_autoptr(UsiRoomRecord) record = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+
+  if (self->save_source != 0)
+    {
+      g_source_remove (self->save_source);
+      self->save_source = 0;
+    }
+  if (!keeps_state (self))
+    return;
+
+  record = build_record (self);
+  bytes = usi_room_record_encode (record);
+  id = store_id (self, "room-", -1);
+  if (!_usi_session_put_record (self->session, id, bytes, &error) ||
+      !save_history (self, &error))
+    {
+      g_autoptr(GError) warning = g_error_new (error->domain, error->code,
+                                               _("The room could not be saved: %s"), error->message);
+      warn (self, warning);
+    }
+}
+
+static gboolean
+save_timeout (gpointer user_data)
+{
+  UsiRoom *self = user_data;
+
+  self->save_source = 0;
+  save_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* After what can wait a moment (frames received): one save for a burst. */
+static void
+schedule_save (UsiRoom *self)
+{
+  if (self->save_source != 0 || !keeps_state (self))
+    return;
+  self->save_source = g_timeout_add (SAVE_DELAY_MS, save_timeout, self);
+}
+
+static void
+mark_history_changed (UsiRoom *self,
+                      guint32  index)
+{
+  if (index < self->history_clean)
+    self->history_clean = index;
+}
+
 /* Starting ------------------------------------------------------------------ */
 
 static void
@@ -916,6 +1188,7 @@ room_created (GObject      *source,
     return;
   usi_relay_link_subscribe (self->link, self->room_id, seq);
   set_state (self, USI_ROOM_JOINED);
+  save_now (self);
   finish_start (self, NULL);
 
   if (self->relay_unauthenticated && usi_relay_link_get_relay_pin (self->link) != NULL)
@@ -1077,10 +1350,15 @@ UsiRoom *
 _usi_room_new_preshared (UsiSession       *session,
                          UsiRelayLink     *link,
                          const char       *name,
+                         const guint8     *relay_pin,
                          UsiPresharedRoom *room)
 {
   UsiRoom *self = room_new (session, link, USI_ROOM_KIND_PRESHARED, name);
 
+  if (relay_pin != NULL)
+    memcpy (self->relay_pin, relay_pin, sizeof self->relay_pin);
+  else
+    self->relay_unauthenticated = TRUE;
   self->preshared = room;
   memcpy (self->room_id, usi_preshared_room_get_room_id (room), sizeof self->room_id);
   update_members (self);
@@ -1088,12 +1366,168 @@ _usi_room_new_preshared (UsiSession       *session,
   return self;
 }
 
-void
-_usi_room_set_relay_unauthenticated (UsiRoom *self)
+UsiRoom *
+_usi_room_restore (UsiSession     *session,
+                   UsiRoomRecord  *record,
+                   GArray         *history,
+                   GError        **error)
 {
+  g_autoptr(UsiRoom) self = NULL;
+  UsiIdentity *identity = _usi_session_get_identity (session);
+  UsiRelayLink *link;
+  gsize length;
+  const guint8 *data;
+
+  link = _usi_session_get_link (session, record->connect_address, record->pinned ? record->pin : NULL);
+  self = room_new (session, link,
+                   record->kind == USI_ROOM_RECORD_PRESHARED ? USI_ROOM_KIND_PRESHARED : USI_ROOM_KIND_OWNED,
+                   record->name);
+  self->restored = TRUE;
+  self->restored_position = record->position;
+  memcpy (self->relay_pin, record->pin, sizeof self->relay_pin);
+  self->relay_unauthenticated = record->relay_unauthenticated;
+  data = g_bytes_get_data (record->state, &length);
+
+  switch (record->kind)
+    {
+    case USI_ROOM_RECORD_OWNER:
+      self->is_owner = TRUE;
+      self->owner_group = usi_owner_group_restore (identity, data, length, error);
+      if (self->owner_group == NULL)
+        return NULL;
+      data = g_bytes_get_data (record->invite_book, &length);
+      self->invite_book = usi_invite_book_restore (data, length, error);
+      if (self->invite_book == NULL)
+        return NULL;
+      self->own_leaf = record->own_leaf;
+      self->has_password = record->has_password;
+      memcpy (self->password_key, record->password_secret, sizeof self->password_key);
+      self->invite_address = g_strdup (record->invite_address);
+      memcpy (self->room_id, usi_owner_group_get_room_id (self->owner_group), sizeof self->room_id);
+      data = g_bytes_get_data (record->channel, &length);
+      self->channel = usi_message_channel_restore (data, length,
+                                                   usi_owner_group_get_epoch (self->owner_group),
+                                                   usi_owner_group_get_previous_epoch (self->owner_group),
+                                                   error);
+      break;
+    case USI_ROOM_RECORD_MEMBER:
+      self->member_group = usi_member_group_restore (identity, data, length, error);
+      if (self->member_group == NULL)
+        return NULL;
+      self->has_password = record->has_password;
+      memcpy (self->password_psk, record->password_secret, sizeof self->password_psk);
+      memcpy (self->room_id, usi_member_group_get_room_id (self->member_group), sizeof self->room_id);
+      data = g_bytes_get_data (record->channel, &length);
+      self->channel = usi_message_channel_restore (data, length,
+                                                   usi_member_group_get_epoch (self->member_group),
+                                                   usi_member_group_get_previous_epoch (self->member_group),
+                                                   error);
+      break;
+    case USI_ROOM_RECORD_PRESHARED:
+    default:
+      self->preshared = usi_preshared_room_restore (data, length, error);
+      if (self->preshared == NULL)
+        return NULL;
+      memcpy (self->room_id, usi_preshared_room_get_room_id (self->preshared), sizeof self->room_id);
+      break;
+    }
+  if (self->preshared == NULL && self->channel == NULL)
+    return NULL;
+
+  /* What was sent but not acknowledged goes out again; a message still
+   * "sending" that is not among it never reached the relay. */
+  for (guint i = 0; i < record->outbox->len; i++)
+    {
+      UsiRoomOutboxEntry *entry = g_ptr_array_index (record->outbox, i);
+      UsiRoomOutboxEntry *copy = g_new0 (UsiRoomOutboxEntry, 1);
+
+      *copy = *entry;
+      copy->frame = g_bytes_ref (entry->frame);
+      g_ptr_array_add (self->outbox, copy);
+    }
+  for (guint i = 0; history != NULL && i < history->len; i++)
+    {
+      const UsiRoomHistoryEntry *entry = &g_array_index (history, UsiRoomHistoryEntry, i);
+      g_autoptr(UsiMessage) message = NULL;
+      UsiMessageState state = entry->state;
+
+      if (state == USI_MESSAGE_SENDING)
+        {
+          gboolean waiting = FALSE;
+
+          for (guint j = 0; j < self->outbox->len && !waiting; j++)
+            waiting = ((UsiRoomOutboxEntry *) g_ptr_array_index (self->outbox, j))->message_index == i;
+          if (!waiting)
+            state = USI_MESSAGE_FAILED;
+        }
+      message = _usi_message_new (entry->sender_index, entry->sender_name, entry->sender_key, entry->text,
+                                  entry->sent_ms, entry->received_ms, entry->epoch, entry->seq,
+                                  entry->is_own, entry->gap_before, state);
+      g_list_store_append (self->messages, message);
+    }
+  self->history_clean = history != NULL ? history->len : 0;
+
+  if (self->member_group != NULL && usi_member_group_is_removed (self->member_group))
+    {
+      g_autoptr(GError) removed = g_error_new_literal (USI_SESSION_ERROR, USI_SESSION_ERROR_REMOVED,
+                                                       _("The owner removed you from this room. You cannot read what is said from now on."));
+      self->error = g_error_copy (removed);
+      self->state = USI_ROOM_REMOVED;
+    }
+  else
+    self->state = usi_relay_link_get_state (link) == USI_RELAY_LINK_CONNECTED ? USI_ROOM_JOINED
+                                                                              : USI_ROOM_RECONNECTING;
+  set_epoch_from_state (self);
+  update_members (self);
+
+  return g_steal_pointer (&self);
+}
+
+void
+_usi_room_resume (UsiRoom *self)
+{
+  g_autoptr(GPtrArray) waiting = NULL;
+
   g_return_if_fail (USI_IS_ROOM (self));
 
-  self->relay_unauthenticated = TRUE;
+  if (self->link == NULL || self->state == USI_ROOM_REMOVED)
+    return;
+
+  usi_relay_link_subscribe (self->link, self->room_id, self->restored_position);
+
+  waiting = g_steal_pointer (&self->outbox);
+  self->outbox = g_ptr_array_new_with_free_func ((GDestroyNotify) usi_room_outbox_entry_free);
+  for (guint i = 0; i < waiting->len; i++)
+    {
+      UsiRoomOutboxEntry *entry = g_ptr_array_index (waiting, i);
+      g_autoptr(UsiMessage) message = NULL;
+
+      if (entry->message_index != G_MAXUINT32 &&
+          entry->message_index < g_list_model_get_n_items (G_LIST_MODEL (self->messages)))
+        message = g_list_model_get_item (G_LIST_MODEL (self->messages), entry->message_index);
+      post_tracked (self, entry->frame, entry->has_recipient ? entry->recipient : NULL,
+                    message, entry->message_index, FALSE, NULL);
+    }
+}
+
+gboolean
+_usi_room_matches_host (UsiRoom    *self,
+                        const char *name,
+                        const char *invite_address)
+{
+  g_return_val_if_fail (USI_IS_ROOM (self), FALSE);
+
+  return self->owner_group != NULL &&
+         g_strcmp0 (self->name, name != NULL ? name : _("Room")) == 0 &&
+         g_strcmp0 (self->invite_address, invite_address) == 0;
+}
+
+gboolean
+usi_room_get_restored (UsiRoom *self)
+{
+  g_return_val_if_fail (USI_IS_ROOM (self), FALSE);
+
+  return self->restored;
 }
 
 UsiRelayLink *
@@ -1109,6 +1543,8 @@ _usi_room_detach (UsiRoom *self)
 {
   g_return_if_fail (USI_IS_ROOM (self));
 
+  if (self->save_source != 0)
+    save_now (self);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   if (self->start_task != NULL)
@@ -1341,27 +1777,6 @@ check_owner (UsiRoom  *self,
   return TRUE;
 }
 
-static void
-message_posted (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  UsiMessage *message = g_task_get_task_data (task);
-  guint64 seq = 0;
-
-  if (!usi_relay_link_request_finish (USI_RELAY_LINK (source), result, &seq, NULL, &error))
-    {
-      _usi_message_set_failed (message);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  _usi_message_set_sent (message, seq);
-  g_task_return_boolean (task, TRUE);
-}
-
 void
 usi_room_send_text_async (UsiRoom             *self,
                           const char          *text,
@@ -1430,18 +1845,16 @@ usi_room_send_text_async (UsiRoom             *self,
                               epoch != NULL ? usi_epoch_get_number (epoch) : 0, 0,
                               TRUE, FALSE, USI_MESSAGE_SENDING);
   g_list_store_append (self->messages, message);
-  g_task_set_task_data (task, g_object_ref (message), g_object_unref);
-
-  usi_relay_link_post_async (self->link, self->room_id, NULL, frame, cancellable,
-                             message_posted, g_steal_pointer (&task));
 
   if (self->owner_group != NULL)
-    {
-      usi_owner_group_note_message (self->owner_group, usi_epoch_get_number (epoch), USI_OWNER_INDEX);
-      rotate_if_due (self);
-    }
+    usi_owner_group_note_message (self->owner_group, usi_epoch_get_number (epoch), USI_OWNER_INDEX);
   else if (self->member_group != NULL)
     usi_member_group_note_message (self->member_group, usi_epoch_get_number (epoch), own_index (self));
+
+  /* Saved before it leaves: the ratchet that sealed it has moved on. */
+  post_tracked (self, frame, NULL, message,
+                g_list_model_get_n_items (G_LIST_MODEL (self->messages)) - 1, TRUE, task);
+  rotate_if_due (self);
 }
 
 gboolean
@@ -1508,6 +1921,7 @@ usi_room_create_invite_async (UsiRoom             *self,
     }
 
   g_task_set_task_data (task, invite, (GDestroyNotify) usi_invite_free);
+  save_now (self);   /* the book must know the invite after a restart */
   usi_relay_link_register_invite_async (self->link, self->room_id, usi_invite_get_id (invite), expires_ms,
                                         cancellable, invite_registered, g_steal_pointer (&task));
 }

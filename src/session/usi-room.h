@@ -45,6 +45,8 @@ guint64        usi_room_get_epoch           (UsiRoom *self);
 guint          usi_room_get_rotate_after    (UsiRoom *self);
 gboolean       usi_room_get_password_required (UsiRoom *self);
 const char    *usi_room_get_relay_address   (UsiRoom *self);
+/* TRUE for a room loaded from the store (kept from an earlier run). */
+gboolean       usi_room_get_restored        (UsiRoom *self);
 /* The value members compare to detect a fork of the current epoch, as 64 hex digits. */
 char          *usi_room_dup_epoch_authenticator (UsiRoom *self);
 

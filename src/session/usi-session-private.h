@@ -23,4 +23,17 @@ gboolean     _usi_session_get_safety_number   (UsiSession   *self,
 /* Saves the trust records when the session keeps state. */
 void         _usi_session_save_trust          (UsiSession   *self);
 
+/* Whether rooms and history are kept (not in keep-nothing mode). */
+gboolean     _usi_session_keeps_state         (UsiSession   *self);
+/* Writes one encrypted record of the session's store. */
+gboolean     _usi_session_put_record          (UsiSession   *self,
+                                               const char   *id,
+                                               GBytes       *bytes,
+                                               GError      **error);
+/* The link to `address` with `pin` (NULL: unpinned), made on first use. */
+struct _UsiRelayLink;
+struct _UsiRelayLink *_usi_session_get_link   (UsiSession   *self,
+                                               const char   *address,
+                                               const guint8 *pin);
+
 G_END_DECLS

@@ -30,6 +30,7 @@
 #include "protocol/usi-wire.h"
 
 #include "usi-room-private.h"
+#include "usi-room-record.h"
 #include "usi-session-error.h"
 #include "usi-session-private.h"
 
@@ -65,6 +66,9 @@ enum {
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (UsiSession, usi_session, G_TYPE_OBJECT)
+
+static void add_room (UsiSession *self,
+                      UsiRoom    *room);
 
 typedef struct
 {
@@ -254,15 +258,31 @@ _usi_session_save_trust (UsiSession *self)
 
 typedef struct
 {
+  UsiRoomRecord *record;
+  GArray        *history;   /* UsiRoomHistoryEntry */
+} SavedRoom;
+
+static void
+saved_room_free (SavedRoom *saved)
+{
+  g_clear_pointer (&saved->record, usi_room_record_free);
+  g_clear_pointer (&saved->history, g_array_unref);
+  g_free (saved);
+}
+
+typedef struct
+{
   UsiStore    *store;
   char        *display_name;
   UsiIdentity *identity;
   UsiTrust    *trust;
+  GPtrArray   *rooms;       /* SavedRoom */
 } NewData;
 
 static void
 new_data_free (NewData *data)
 {
+  g_clear_pointer (&data->rooms, g_ptr_array_unref);
   g_clear_object (&data->store);
   g_free (data->display_name);
   g_clear_pointer (&data->identity, usi_identity_free);
@@ -312,6 +332,74 @@ load_or_create_identity (UsiStore  *store,
   return identity;
 }
 
+/* Every saved room and its history.  A record that does not decode is an
+ * error naming it: rooms are never silently dropped or reset. */
+static GPtrArray *
+load_rooms (UsiStore  *store,
+            GError   **error)
+{
+  g_autoptr(GPtrArray) rooms = g_ptr_array_new_with_free_func ((GDestroyNotify) saved_room_free);
+  g_auto(GStrv) ids = usi_store_list (store, error);
+
+  if (ids == NULL)
+    return NULL;
+
+  for (guint i = 0; ids[i] != NULL; i++)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GError) local_error = NULL;
+      SavedRoom *saved;
+
+      if (!g_str_has_prefix (ids[i], "room-"))
+        continue;
+
+      bytes = usi_store_get (store, ids[i], error);
+      if (bytes == NULL)
+        return NULL;
+      saved = g_new0 (SavedRoom, 1);
+      g_ptr_array_add (rooms, saved);
+      saved->record = usi_room_record_decode (bytes, &local_error);
+      if (saved->record == NULL)
+        {
+          g_set_error (error, USI_STORE_ERROR, USI_STORE_ERROR_CORRUPT,
+                       _("The saved room “%s” cannot be read: %s"), ids[i], local_error->message);
+          return NULL;
+        }
+
+      saved->history = g_array_new (FALSE, TRUE, sizeof (UsiRoomHistoryEntry));
+      g_array_set_clear_func (saved->history, (GDestroyNotify) usi_room_history_entry_clear);
+      for (guint chunk = 0; ; chunk++)
+        {
+          g_autofree char *id = g_strdup_printf ("history-%s-%u", ids[i] + strlen ("room-"), chunk);
+          g_autoptr(GBytes) history = usi_store_get (store, id, &local_error);
+          g_autoptr(GArray) entries = NULL;
+
+          if (history == NULL)
+            {
+              if (g_error_matches (local_error, USI_STORE_ERROR, USI_STORE_ERROR_NOT_FOUND))
+                {
+                  g_clear_error (&local_error);
+                  break;
+                }
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return NULL;
+            }
+          entries = usi_room_history_decode (history, &local_error);
+          if (entries == NULL)
+            {
+              g_set_error (error, USI_STORE_ERROR, USI_STORE_ERROR_CORRUPT,
+                           _("The saved history “%s” cannot be read: %s"), id, local_error->message);
+              return NULL;
+            }
+          /* Move the entries: the chunk's array must not clear them. */
+          g_array_append_vals (saved->history, entries->data, entries->len);
+          g_array_set_clear_func (entries, NULL);
+        }
+    }
+
+  return g_steal_pointer (&rooms);
+}
+
 static void
 new_in_thread (GTask        *task,
                gpointer      source_object,
@@ -341,6 +429,13 @@ new_in_thread (GTask        *task,
     {
       /* Damaged verification records are refused, never reset: a reset
        * would hide a key change from a verified member. */
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  data->rooms = load_rooms (data->store, &error);
+  if (data->rooms == NULL)
+    {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -400,6 +495,27 @@ usi_session_new_finish (GAsyncResult  *result,
   self->identity = g_steal_pointer (&data->identity);
   self->trust = g_steal_pointer (&data->trust);
 
+  for (guint i = 0; i < data->rooms->len; i++)
+    {
+      SavedRoom *saved = g_ptr_array_index (data->rooms, i);
+      g_autoptr(UsiRoom) room = _usi_room_restore (self, saved->record, saved->history, error);
+
+      if (room == NULL)
+        {
+          g_prefix_error (error, _("A saved room cannot be restored: "));
+          usi_session_shutdown (self);
+          g_object_unref (self);
+          return NULL;
+        }
+      add_room (self, room);
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->rooms)); i++)
+    {
+      g_autoptr(UsiRoom) room = g_list_model_get_item (G_LIST_MODEL (self->rooms), i);
+
+      _usi_room_resume (room);
+    }
+
   return self;
 }
 
@@ -455,6 +571,27 @@ _usi_session_get_safety_number (UsiSession   *self,
   *safety_number = safety->number;
   *emoji = safety->emoji;
   return TRUE;
+}
+
+gboolean
+_usi_session_keeps_state (UsiSession *self)
+{
+  g_return_val_if_fail (USI_IS_SESSION (self), FALSE);
+  return usi_store_get_mode (self->store) != USI_STORE_MODE_KEEP_NOTHING;
+}
+
+gboolean
+_usi_session_put_record (UsiSession  *self,
+                         const char  *id,
+                         GBytes      *bytes,
+                         GError     **error)
+{
+  g_return_val_if_fail (USI_IS_SESSION (self), FALSE);
+
+  /* A room's record is a few kilobytes, encrypted and written at once:
+   * small enough for the main thread, and a sealed message must be saved
+   * before it leaves (the ratchet that sealed it has moved on). */
+  return usi_store_put (self->store, id, bytes, error);
 }
 
 /* Links ---------------------------------------------------------------------- */
@@ -575,6 +712,15 @@ get_link (UsiSession   *self,
   return link;
 }
 
+UsiRelayLink *
+_usi_session_get_link (UsiSession   *self,
+                       const char   *address,
+                       const guint8 *pin)
+{
+  g_return_val_if_fail (USI_IS_SESSION (self), NULL);
+  return get_link (self, address, pin);
+}
+
 static void
 add_room (UsiSession *self,
           UsiRoom    *room)
@@ -652,6 +798,40 @@ invite_address_for (const char *listen_address,
   return g_strdup (listen_address);
 }
 
+#define RELAY_KEY_RECORD "relay-key"
+
+/* The hosted relay's TLS key: kept in the encrypted store when keeping
+ * state, so that its pin, and the invites that carry it, survive a
+ * restart; fresh otherwise. */
+static UsiTlsIdentity *
+hosted_relay_identity (UsiSession  *self,
+                       GError     **error)
+{
+  g_autoptr(GBytes) pem = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(UsiTlsIdentity) identity = NULL;
+
+  if (!_usi_session_keeps_state (self))
+    return usi_tls_identity_generate ("usi-relay", error);
+
+  pem = usi_store_get (self->store, RELAY_KEY_RECORD, &local_error);
+  if (pem != NULL)
+    return usi_tls_identity_new_from_pem (pem, error);
+  if (!g_error_matches (local_error, USI_STORE_ERROR, USI_STORE_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+
+  identity = usi_tls_identity_generate ("usi-relay", error);
+  if (identity == NULL)
+    return NULL;
+  pem = usi_tls_identity_dup_pem (identity, error);
+  if (pem == NULL || !usi_store_put (self->store, RELAY_KEY_RECORD, pem, error))
+    return NULL;
+  return g_steal_pointer (&identity);
+}
+
 static gboolean
 start_relay (UsiSession  *self,
              const char  *listen_address,
@@ -665,13 +845,23 @@ start_relay (UsiSession  *self,
   if (self->relay != NULL)
     return TRUE;
 
-  identity = usi_tls_identity_generate ("usi-relay", error);
+  identity = hosted_relay_identity (self, error);
   if (identity == NULL)
     return FALSE;
 
-  /* The hosted relay keeps its backlog in memory: it lives as long as
-   * this process, like the room it serves. */
-  store = usi_relay_store_new_memory (NULL);
+  /* The hosted relay keeps its rooms and backlog (ciphertext only) beside
+   * the person's state when state is kept, in memory otherwise. */
+  if (_usi_session_keeps_state (self))
+    {
+      g_autofree char *directory = g_build_filename (usi_store_get_directory (self->store), "relay", NULL);
+
+      store = usi_relay_store_open (directory, NULL, error);
+      if (store == NULL)
+        return FALSE;
+    }
+  else
+    store = usi_relay_store_new_memory (NULL);
+
   usi_relay_limits_init_default (&limits);
   relay = usi_relay_new (identity, store, &limits, error);
   if (relay == NULL || !usi_relay_listen (relay, listen_address, error))
@@ -681,6 +871,23 @@ start_relay (UsiSession  *self,
   self->relay_listen_address = usi_relay_dup_listen_address (self->relay);
   self->relay_pin_hex = usi_tls_identity_dup_pin_hex (identity);
   return TRUE;
+}
+
+/* A room of this session with `room_id`, or NULL. */
+static UsiRoom *
+lookup_room (UsiSession   *self,
+             const guint8 *room_id)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->rooms));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(UsiRoom) room = g_list_model_get_item (G_LIST_MODEL (self->rooms), i);
+
+      if (memcmp (usi_room_get_id (room), room_id, 16) == 0)
+        return room;   /* the store keeps it alive */
+    }
+  return NULL;
 }
 
 /* Passwords (scrypt: a thread) ---------------------------------------------- */
@@ -859,6 +1066,7 @@ static UsiRoom *
 new_preshared_room (UsiSession    *self,
                     UsiRelayLink  *link,
                     const char    *name,
+                    const guint8  *relay_pin,
                     const char    *key_text,
                     GError       **error)
 {
@@ -875,7 +1083,7 @@ new_preshared_room (UsiSession    *self,
   if (preshared == NULL)
     return NULL;
 
-  return _usi_room_new_preshared (self, link, name, preshared);
+  return _usi_room_new_preshared (self, link, name, relay_pin, preshared);
 }
 
 void
@@ -945,9 +1153,35 @@ usi_session_host_async (UsiSession           *self,
 
   data->link = g_object_ref (get_link (self, connect_address, data->relay_pin));
 
+  /* Hosting again what an earlier run hosted (same name, same relay)
+   * resumes that room rather than making a new one. */
+  for (guint i = 0; options->preshared_key == NULL && i < g_list_model_get_n_items (G_LIST_MODEL (self->rooms)); i++)
+    {
+      g_autoptr(UsiRoom) room = g_list_model_get_item (G_LIST_MODEL (self->rooms), i);
+
+      if (_usi_room_matches_host (room, options->room_name, data->invite_address))
+        {
+          g_task_return_pointer (task, g_steal_pointer (&room), g_object_unref);
+          return;
+        }
+    }
   if (options->preshared_key != NULL)
     {
-      g_autoptr(UsiRoom) room = new_preshared_room (self, data->link, data->room_name,
+      g_autoptr(GBytes) key = usi_preshared_key_parse (options->preshared_key, NULL);
+      guint8 room_id[16];
+      UsiRoom *existing;
+
+      if (key != NULL && usi_preshared_key_derive_room_id (key, room_id, NULL) &&
+          (existing = lookup_room (self, room_id)) != NULL)
+        {
+          g_task_return_pointer (task, g_object_ref (existing), g_object_unref);
+          return;
+        }
+    }
+
+  if (options->preshared_key != NULL)
+    {
+      g_autoptr(UsiRoom) room = new_preshared_room (self, data->link, data->room_name, data->relay_pin,
                                                     options->preshared_key, &error);
 
       if (room == NULL)
@@ -1071,11 +1305,34 @@ usi_session_join_async (UsiSession          *self,
   /* A malformed, altered or expired invite is refused here, before
    * anything goes on the network. */
   invite = usi_invite_parse (invite_text, now_ms (), &error);
+  if (invite == NULL && g_error_matches (error, USI_PROTOCOL_ERROR, USI_PROTOCOL_ERROR_INVITE_EXPIRED))
+    {
+      /* An expired invite still names a room joined with it earlier. */
+      g_autoptr(UsiInvite) old_invite = usi_invite_parse (invite_text, 0, NULL);
+      UsiRoom *existing = old_invite != NULL ? lookup_room (self, usi_invite_get_room_id (old_invite)) : NULL;
+
+      if (existing != NULL)
+        {
+          g_task_return_pointer (task, g_object_ref (existing), g_object_unref);
+          return;
+        }
+    }
   if (invite == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  {
+    UsiRoom *existing = lookup_room (self, usi_invite_get_room_id (invite));
+
+    /* Joined with this invite in an earlier run: that room, resumed. */
+    if (existing != NULL && usi_room_get_restored (existing))
+      {
+        usi_invite_free (invite);
+        g_task_return_pointer (task, g_object_ref (existing), g_object_unref);
+        return;
+      }
+  }
   if (usi_invite_get_password_required (invite) && (password == NULL || *password == '\0'))
     {
       usi_invite_free (invite);
@@ -1117,15 +1374,26 @@ usi_session_join_preshared_async (UsiSession          *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, usi_session_join_async);
 
+  {
+    g_autoptr(GBytes) key = usi_preshared_key_parse (key_text, NULL);
+    guint8 room_id[16];
+    UsiRoom *existing;
+
+    if (key != NULL && usi_preshared_key_derive_room_id (key, room_id, NULL) &&
+        (existing = lookup_room (self, room_id)) != NULL)
+      {
+        g_task_return_pointer (task, g_object_ref (existing), g_object_unref);
+        return;
+      }
+  }
+
   link = get_link (self, relay_address, relay_pin);
-  room = new_preshared_room (self, link, NULL, key_text, &error);
+  room = new_preshared_room (self, link, NULL, relay_pin, key_text, &error);
   if (room == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  if (relay_pin == NULL)
-    _usi_room_set_relay_unauthenticated (room);
   start_room (self, room, task);
 }
 
