@@ -348,6 +348,25 @@ new_session (const char *name)
   return session;
 }
 
+/* A session keeping state in `directory`, its key wrapped by a passphrase
+ * (no Secret Service needed). */
+static UsiSession *
+new_kept_session (const char *directory,
+                  const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsiStore) store = usi_store_open_passphrase (directory, "a passphrase for tests", NULL, &error);
+  UsiTestWaiter waiter = { 0 };
+  UsiSession *session;
+
+  g_assert_no_error (error);
+  usi_session_new_async (store, name, NULL, usi_test_store_result, &waiter);
+  session = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
+  g_assert_no_error (error);
+  usi_test_waiter_clear (&waiter);
+  return session;
+}
+
 static gboolean
 room_has_text (UsiRoom    *room,
                const char *text)
@@ -455,11 +474,13 @@ test_marker_never_in_the_clear (void)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *state_dir = g_dir_make_tmp ("usi-security-XXXXXX", &error);
+  g_autofree char *client_dir = g_dir_make_tmp ("usi-security-client-XXXXXX", &error);
+  g_autofree char *client_state = g_build_filename (client_dir, "state", NULL);
   g_autofree char *proxy_address = NULL;
   g_autofree char *marker = NULL;
   g_autofree char *log = NULL;
   gsize scanned = 0;
-  g_autoptr(UsiSession) alice = new_session ("Alice");
+  g_autoptr(UsiSession) alice = new_kept_session (client_state, "Alice");
   g_autoptr(UsiSession) bob = new_session ("Bob");
   g_autoptr(UsiRoom) alice_room = NULL;
   g_autoptr(UsiRoom) bob_room = NULL;
@@ -511,8 +532,21 @@ test_marker_never_in_the_clear (void)
   assert_no_marker_in_tree (state_dir, marker, &files_seen);
   g_assert_cmpuint (files_seen, >=, 2);   /* the database and the relay key at least */
 
+  /* Alice keeps state: her room and its history are on disk, encrypted. */
+  files_seen = 0;
+  assert_no_marker_in_tree (client_state, marker, &files_seen);
+  g_assert_cmpuint (files_seen, ==, 4);   /* key, identity, the room, its history */
+  {
+    g_autofree char *room_hex = usi_room_dup_id_hex (alice_room);
+    g_autofree char *history_name = g_strdup_printf ("history-%s-0.record", room_hex);
+    g_autofree char *history = g_build_filename (client_state, history_name, NULL);
+
+    g_assert_true (g_file_test (history, G_FILE_TEST_IS_REGULAR));
+  }
+
   relay_stop (&relay);
   remove_tree (state_dir);
+  remove_tree (client_dir);
 }
 
 /* sslscan against the relay: only TLS 1.3 is offered, with X25519, and the
