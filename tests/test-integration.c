@@ -55,6 +55,7 @@ typedef struct
   char      *tmp;
   GPtrArray *procs;   /* Proc * */
   guint      watchdog_id;
+  gboolean   secret_service;   /* children reach the suite's Secret Service */
 } Fixture;
 
 static Fixture *current_fixture;
@@ -240,8 +241,10 @@ spawn (Fixture            *fixture,
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  /* No Secret Service: --state-dir runs use their passphrase file. */
-  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/usi-test-bus", TRUE);
+  /* No Secret Service unless the test asks for the suite's: --state-dir
+   * runs use their passphrase file. */
+  if (!fixture->secret_service)
+    g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/usi-test-bus", TRUE);
   /* Warnings are recovered failures (a lost connection); criticals are bugs. */
   g_subprocess_launcher_setenv (launcher, "G_DEBUG", "fatal-criticals", TRUE);
   g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
@@ -1561,6 +1564,56 @@ test_owner_restart (Fixture       *fixture,
   g_assert_cmpint (wait_exit (bob), ==, 0);
 }
 
+/* The default storage: the key in the Secret Service (the suite's
+ * throwaway keyring).  The member's state comes back with the same
+ * identity and room. */
+static void
+test_secret_service_state (Fixture       *fixture,
+                           gconstpointer  user_data)
+{
+  g_autofree char *state = g_build_filename (fixture->tmp, "bob-state", NULL);
+  const char *storage[] = { "--state-dir", state, NULL };
+  g_autofree char *invite = NULL;
+  const char *join_args[3] = { "join", NULL, NULL };
+  JsonObject *ready;
+  Proc *owner, *bob, *again;
+
+  if (g_getenv ("USI_TEST_SECRET_SERVICE") == NULL)
+    {
+      g_test_skip ("needs the throwaway keyring of `build-aux/dev test` "
+                   "(USI_TEST_SECRET_SERVICE is not set)");
+      return;
+    }
+
+  fixture->secret_service = TRUE;
+  owner = start_owner (fixture, "alice", NULL, NULL);
+  invite = take_invite (owner);
+  join_args[1] = invite;
+
+  bob = start_cli_full (fixture, "bob", TRUE, storage, join_args);
+  ready = wait_event (bob, NULL, "ready", NULL);
+  g_assert_false (json_object_get_boolean_member (ready, "resumed"));
+  send_line (bob, "first run");
+  wait_event (owner, NULL, "message", "text", "first run", NULL);
+  send_line (bob, "/quit");
+  g_assert_cmpint (wait_exit (bob), ==, 0);
+
+  send_line (owner, "while bob was gone");
+  wait_event (owner, NULL, "sent", NULL);
+
+  again = start_cli_full (fixture, "bob", TRUE, storage, join_args);
+  ready = wait_event (again, NULL, "ready", NULL);
+  g_assert_true (json_object_get_boolean_member (ready, "resumed"));
+  wait_event (again, NULL, "message", "text", "while bob was gone", NULL);
+  send_line (again, "second run");
+  wait_event (owner, NULL, "message", "text", "second run", NULL);
+
+  send_line (again, "/quit");
+  g_assert_cmpint (wait_exit (again), ==, 0);
+  send_line (owner, "/quit");
+  g_assert_cmpint (wait_exit (owner), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1581,6 +1634,7 @@ main (int   argc,
   ADD ("/integration/signals", test_signals);
   ADD ("/integration/passphrase-state", test_passphrase_state);
   ADD ("/integration/owner-restart", test_owner_restart);
+  ADD ("/integration/secret-service-state", test_secret_service_state);
   ADD ("/security/wrong-password", test_wrong_password);
   ADD ("/security/invite-used-twice", test_invite_used_twice);
   ADD ("/security/invite-altered", test_invite_altered);
