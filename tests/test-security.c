@@ -20,6 +20,7 @@
 #include "net/usi-tls-identity.h"
 #include "session/usi-session.h"
 #include "usi-test-async.h"
+#include "usi-test-session.h"
 
 /* Helpers ------------------------------------------------------------------ */
 
@@ -333,40 +334,6 @@ proxy_stop (Proxy *proxy)
 
 /* Sessions ------------------------------------------------------------------ */
 
-static UsiSession *
-new_session (const char *name)
-{
-  g_autoptr(UsiStore) store = usi_store_new_keep_nothing ();
-  g_autoptr(GError) error = NULL;
-  UsiTestWaiter waiter = { 0 };
-  UsiSession *session;
-
-  usi_session_new_async (store, name, NULL, usi_test_store_result, &waiter);
-  session = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
-  g_assert_no_error (error);
-  g_clear_object (&waiter.result);
-  return session;
-}
-
-/* A session keeping state in `directory`, its key wrapped by a passphrase
- * (no Secret Service needed). */
-static UsiSession *
-new_kept_session (const char *directory,
-                  const char *name)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(UsiStore) store = usi_store_open_passphrase (directory, "a passphrase for tests", NULL, &error);
-  UsiTestWaiter waiter = { 0 };
-  UsiSession *session;
-
-  g_assert_no_error (error);
-  usi_session_new_async (store, name, NULL, usi_test_store_result, &waiter);
-  session = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
-  g_assert_no_error (error);
-  usi_test_waiter_clear (&waiter);
-  return session;
-}
-
 static gboolean
 room_has_text (UsiRoom    *room,
                const char *text)
@@ -480,8 +447,8 @@ test_marker_never_in_the_clear (void)
   g_autofree char *marker = NULL;
   g_autofree char *log = NULL;
   gsize scanned = 0;
-  g_autoptr(UsiSession) alice = new_kept_session (client_state, "Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) alice = usi_test_session_new (client_state, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
   g_autoptr(UsiRoom) alice_room = NULL;
   g_autoptr(UsiRoom) bob_room = NULL;
   gsize log_length = 0;
@@ -614,8 +581,8 @@ test_garbage_and_slowloris_closed (void)
   g_autoptr(GSocketConnection) silent = NULL;
   g_autoptr(GSocketConnection) garbage = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(UsiSession) alice = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) alice = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
   g_autoptr(UsiRoom) alice_room = NULL;
   g_autoptr(UsiRoom) bob_room = NULL;
   Relay relay = { 0 };

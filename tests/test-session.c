@@ -19,6 +19,7 @@
 #include "session/usi-session-error.h"
 #include "session/usi-session.h"
 #include "usi-test-async.h"
+#include "usi-test-session.h"
 
 typedef struct
 {
@@ -55,21 +56,6 @@ fixture_tear_down (Fixture       *fixture,
   g_free (fixture->address);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-}
-
-static UsiSession *
-new_session (const char *name)
-{
-  g_autoptr(UsiStore) store = usi_store_new_keep_nothing ();
-  g_autoptr(GError) error = NULL;
-  UsiTestWaiter waiter = { 0 };
-  UsiSession *session;
-
-  usi_session_new_async (store, name, NULL, usi_test_store_result, &waiter);
-  session = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
-  g_assert_no_error (error);
-  usi_test_waiter_clear (&waiter);
-  return session;
 }
 
 static UsiRoom *
@@ -197,7 +183,7 @@ static void
 test_chat_of_four (Fixture       *fixture,
                    gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 0);
   const char *names[] = { "Bob", "Carol", "Dave" };
   UsiSession *sessions[3];
@@ -209,7 +195,7 @@ test_chat_of_four (Fixture       *fixture,
       g_autofree char *text = invite (owner_room);
       g_autoptr(GError) error = NULL;
 
-      sessions[i] = new_session (names[i]);
+      sessions[i] = usi_test_session_new (NULL, names[i]);
       rooms[i] = join (sessions[i], text, NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpuint (usi_room_get_state (rooms[i]), ==, USI_ROOM_JOINED);
@@ -267,9 +253,9 @@ static void
 test_removed_member_reads_nothing_new (Fixture       *fixture,
                                        gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
-  g_autoptr(UsiSession) carol = new_session ("Carol");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
+  g_autoptr(UsiSession) carol = usi_test_session_new (NULL, "Carol");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 0);
   g_autoptr(GError) error = NULL;
   g_autofree char *invite_bob = invite (owner_room);
@@ -317,9 +303,9 @@ static void
 test_password_room (Fixture       *fixture,
                     gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
-  g_autoptr(UsiSession) eve = new_session ("Eve");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
+  g_autoptr(UsiSession) eve = usi_test_session_new (NULL, "Eve");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, "correct horse", 0);
   g_autofree char *invite_bob = invite (owner_room);
   g_autofree char *invite_eve = invite (owner_room);
@@ -355,9 +341,9 @@ static void
 test_invite_used_twice (Fixture       *fixture,
                         gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
-  g_autoptr(UsiSession) mallory = new_session ("Mallory");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
+  g_autoptr(UsiSession) mallory = usi_test_session_new (NULL, "Mallory");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 0);
   g_autofree char *text = invite (owner_room);
   g_autoptr(GError) error = NULL;
@@ -380,8 +366,8 @@ static void
 test_altered_invite (Fixture       *fixture,
                      gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 0);
   g_autofree char *text = invite (owner_room);
   g_autoptr(GError) error = NULL;
@@ -402,8 +388,8 @@ static void
 test_rotation_every_n (Fixture       *fixture,
                        gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 3);
   g_autofree char *text = invite (owner_room);
   g_autoptr(GError) error = NULL;
@@ -432,8 +418,8 @@ test_preshared_room (Fixture       *fixture,
                      gconstpointer  user_data)
 {
   const char *key = "0123456789abcdef0123456789abcdef";
-  g_autoptr(UsiSession) alice = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) alice = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
   UsiHostOptions options = { 0 };
   g_autoptr(GError) error = NULL;
   g_autoptr(UsiRoom) alice_room = NULL;
@@ -477,8 +463,8 @@ static void
 test_reconnect_gets_what_was_missed (Fixture       *fixture,
                                      gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 0);
   g_autofree char *text = invite (owner_room);
   g_autoptr(GError) error = NULL;
@@ -519,8 +505,8 @@ static void
 test_owner_offline_then_back (Fixture       *fixture,
                               gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 0);
   g_autofree char *text = invite (owner_room);
   g_autoptr(GError) error = NULL;
@@ -558,7 +544,7 @@ static void
 test_pin_mismatch_fails_start (Fixture       *fixture,
                                gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
   UsiHostOptions options = { 0 };
   g_autoptr(GError) error = NULL;
   g_autoptr(UsiRoom) room = NULL;
@@ -583,9 +569,9 @@ static void
 test_key_change_blocks_sending (Fixture       *fixture,
                                 gconstpointer  user_data)
 {
-  g_autoptr(UsiSession) owner = new_session ("Alice");
-  g_autoptr(UsiSession) bob = new_session ("Bob");
-  g_autoptr(UsiSession) impostor = new_session ("Bob");
+  g_autoptr(UsiSession) owner = usi_test_session_new (NULL, "Alice");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
+  g_autoptr(UsiSession) impostor = usi_test_session_new (NULL, "Bob");
   g_autoptr(UsiRoom) owner_room = host (fixture, owner, NULL, 0);
   g_autofree char *invite_bob = invite (owner_room);
   g_autofree char *invite_impostor = NULL;
@@ -631,23 +617,6 @@ test_key_change_blocks_sending (Fixture       *fixture,
   usi_session_shutdown (owner);
 }
 
-static UsiSession *
-open_kept_session (const char *directory,
-                   const char *name)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(UsiStore) store = usi_store_open_passphrase (directory, "a passphrase for tests", NULL, &error);
-  UsiTestWaiter waiter = { 0 };
-  UsiSession *session;
-
-  g_assert_no_error (error);
-  usi_session_new_async (store, name, NULL, usi_test_store_result, &waiter);
-  session = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
-  g_assert_no_error (error);
-  usi_test_waiter_clear (&waiter);
-  return session;
-}
-
 /* No Secret Service needed: the passphrase store keeps the identity,
  * encrypted, across sessions; a verification is saved to it on the way
  * (a failure to save would warn, and warnings are fatal in tests). */
@@ -658,12 +627,12 @@ test_identity_kept (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *directory = g_dir_make_tmp ("usi-session-XXXXXX", &error);
   g_autofree char *state = g_build_filename (directory, "state", NULL);
-  g_autoptr(UsiSession) bob = new_session ("Bob");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
   guint8 first_key[32];
 
   g_assert_no_error (error);
   {
-    g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
+    g_autoptr(UsiSession) alice = usi_test_session_new (state, "Alice");
     g_autoptr(UsiRoom) room = host (fixture, alice, NULL, 0);
     g_autofree char *text = invite (room);
     g_autoptr(UsiRoom) bob_room = join (bob, text, NULL, &error);
@@ -676,7 +645,7 @@ test_identity_kept (Fixture       *fixture,
   }
 
   {
-    g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
+    g_autoptr(UsiSession) alice = usi_test_session_new (state, "Alice");
 
     /* The same person (the store's own tests check that nothing is written
      * in the clear). */
@@ -753,15 +722,15 @@ test_owner_restart_resumes_room (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   char *directory = g_dir_make_tmp ("usi-session-XXXXXX", &error);
   g_autofree char *state = g_build_filename (directory, "state", NULL);
-  g_autoptr(UsiSession) bob = new_session ("Bob");
-  g_autoptr(UsiSession) carol = new_session ("Carol");
+  g_autoptr(UsiSession) bob = usi_test_session_new (NULL, "Bob");
+  g_autoptr(UsiSession) carol = usi_test_session_new (NULL, "Carol");
   g_autoptr(UsiRoom) bob_room = NULL;
   g_autoptr(UsiRoom) carol_room = NULL;
   guint64 epoch;
 
   g_assert_no_error (error);
   {
-    g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
+    g_autoptr(UsiSession) alice = usi_test_session_new (state, "Alice");
     g_autoptr(UsiRoom) room = host (fixture, alice, NULL, 0);
     g_autofree char *text = invite (room);
 
@@ -777,7 +746,7 @@ test_owner_restart_resumes_room (Fixture       *fixture,
   send_text (bob_room, "while alice was away");
 
   {
-    g_autoptr(UsiSession) alice = open_kept_session (state, "Alice");
+    g_autoptr(UsiSession) alice = usi_test_session_new (state, "Alice");
     g_autoptr(UsiRoom) room = only_room (alice);
     g_autofree char *text = NULL;
 
@@ -819,13 +788,13 @@ test_member_restart_resumes_room (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   char *directory = g_dir_make_tmp ("usi-session-XXXXXX", &error);
   g_autofree char *state = g_build_filename (directory, "state", NULL);
-  g_autoptr(UsiSession) alice = new_session ("Alice");
+  g_autoptr(UsiSession) alice = usi_test_session_new (NULL, "Alice");
   g_autoptr(UsiRoom) alice_room = host (fixture, alice, NULL, 0);
   g_autofree char *text = invite (alice_room);
 
   g_assert_no_error (error);
   {
-    g_autoptr(UsiSession) bob = open_kept_session (state, "Bob");
+    g_autoptr(UsiSession) bob = usi_test_session_new (state, "Bob");
     g_autoptr(UsiRoom) room = join (bob, text, NULL, &error);
 
     g_assert_no_error (error);
@@ -838,7 +807,7 @@ test_member_restart_resumes_room (Fixture       *fixture,
   send_text (alice_room, "you missed this");
 
   {
-    g_autoptr(UsiSession) bob = open_kept_session (state, "Bob");
+    g_autoptr(UsiSession) bob = usi_test_session_new (state, "Bob");
     g_autoptr(UsiRoom) room = only_room (bob);
     g_autoptr(UsiRoom) again = NULL;
 
