@@ -831,6 +831,56 @@ test_member_restart_resumes_room (Fixture       *fixture,
   remove_state (directory);
 }
 
+/* S1: a saved room altered on disk is refused, by name; nothing starts
+ * with a silently reset room. */
+static void
+test_tampered_room_refused (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  char *directory = g_dir_make_tmp ("usi-session-XXXXXX", &error);
+  g_autofree char *state = g_build_filename (directory, "state", NULL);
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(UsiStore) store = NULL;
+  g_autoptr(UsiSession) again = NULL;
+  UsiTestWaiter waiter = { 0 };
+  gsize length;
+
+  g_assert_no_error (error);
+  {
+    g_autoptr(UsiSession) alice = usi_test_session_new (state, "Alice");
+    g_autoptr(UsiRoom) room = host (fixture, alice, NULL, 0);
+    g_autofree char *hex = usi_room_dup_id_hex (room);
+    g_autofree char *name = g_strdup_printf ("room-%s.record", hex);
+
+    path = g_build_filename (state, name, NULL);
+    usi_session_shutdown (alice);
+  }
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  contents[length / 2] ^= 0x01;
+  g_assert_true (g_file_set_contents (path, contents, length, NULL));
+
+  store = usi_store_open_passphrase (state, "a passphrase for tests", NULL, &error);
+  g_assert_no_error (error);
+  usi_session_new_async (store, "Alice", NULL, usi_test_store_result, &waiter);
+  again = usi_session_new_finish (usi_test_wait_result (&waiter), &error);
+  g_assert_null (again);
+  g_assert_error (error, USI_STORE_ERROR, USI_STORE_ERROR_CORRUPT);
+  usi_test_waiter_clear (&waiter);
+
+  /* The damaged record is still there, as it was: nothing was reset. */
+  {
+    g_autofree char *after = NULL;
+    gsize after_length;
+
+    g_assert_true (g_file_get_contents (path, &after, &after_length, NULL));
+    g_assert_cmpmem (after, after_length, contents, length);
+  }
+  remove_state (directory);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -853,6 +903,8 @@ main (int   argc,
               fixture_set_up, test_owner_offline_then_back, fixture_tear_down);
   g_test_add ("/session/identity-kept", Fixture, NULL,
               fixture_set_up, test_identity_kept, fixture_tear_down);
+  g_test_add ("/session/security/S1-tampered-room-refused", Fixture, NULL,
+              fixture_set_up, test_tampered_room_refused, fixture_tear_down);
   g_test_add ("/session/security/K8-key-change-blocks-sending", Fixture, NULL,
               fixture_set_up, test_key_change_blocks_sending, fixture_tear_down);
   g_test_add ("/session/owner-restart-resumes-room", Fixture, NULL,
