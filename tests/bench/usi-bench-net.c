@@ -35,6 +35,8 @@
 #include "session/usi-session.h"
 #include "store/usi-store.h"
 
+#include "usi-bench-report.h"
+
 #define JOIN_COUNT          30
 #define CHAT_MEMBERS        10
 #define CHAT_RATE           100      /* messages per second, in total */
@@ -53,88 +55,18 @@
 #define IDLE_CHAT_SECONDS   10
 #define STEP_TIMEOUT_MS     60000
 
-typedef struct
-{
-  const char *bench;
-  const char *metric;
-  const char *description;
-  double      value;
-  const char *unit;
-  const char *anchor;        /* NULL: an absolute goal */
-  double      anchor_value;  /* NAN when the anchor could not be measured */
-  double      goal;          /* in the figure's unit */
-  const char *goal_text;
-  gboolean    goal_is_max;
-  int         decimals;
-} Figure;
+typedef UsiBenchFigure Figure;
 
 static gboolean json_output;
 
 static void
-append_json_number (GString *out,
-                    double   value,
-                    int      decimals)
-{
-  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-  char format[8];
-
-  if (isnan (value))
-    {
-      g_string_append (out, "null");
-      return;
-    }
-
-  g_snprintf (format, sizeof format, "%%.%df", decimals);
-  g_string_append (out, g_ascii_formatd (buffer, sizeof buffer, format, value));
-}
-
-static void
-append_json_string (GString    *out,
-                    const char *value)
-{
-  if (value == NULL)
-    {
-      g_string_append (out, "null");
-      return;
-    }
-
-  g_string_append_c (out, '"');
-  for (const char *p = value; *p != '\0'; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_c (out, '\\');
-      g_string_append_c (out, *p);
-    }
-  g_string_append_c (out, '"');
-}
-
-static void
 report (const Figure *figure)
 {
-  int decimals = figure->decimals > 0 ? figure->decimals : 1;
-  gboolean ok = !isnan (figure->goal) && !isnan (figure->value) &&
-                (figure->goal_is_max ? figure->value <= figure->goal : figure->value >= figure->goal);
+  int decimals = usi_bench_figure_decimals (figure);
+  gboolean ok = usi_bench_figure_ok (figure);
 
   if (json_output)
-    {
-      g_autoptr(GString) out = g_string_new ("{\"bench\":");
-
-      append_json_string (out, figure->bench);
-      g_string_append (out, ",\"metric\":");
-      append_json_string (out, figure->metric);
-      g_string_append (out, ",\"value\":");
-      append_json_number (out, figure->value, decimals);
-      g_string_append (out, ",\"unit\":");
-      append_json_string (out, figure->unit);
-      g_string_append (out, ",\"anchor\":");
-      append_json_string (out, figure->anchor);
-      g_string_append (out, ",\"anchor_value\":");
-      append_json_number (out, figure->anchor != NULL ? figure->anchor_value : NAN, decimals);
-      g_string_append (out, ",\"goal\":");
-      append_json_number (out, figure->goal, decimals);
-      g_string_append_printf (out, ",\"ok\":%s}", ok ? "true" : "false");
-      printf ("%s\n", out->str);
-    }
+    usi_bench_figure_print_json (figure);
   else
     {
       if (isnan (figure->value))
