@@ -11,6 +11,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 #include <string.h>
 
@@ -60,6 +63,15 @@ contains (const guint8 *haystack,
 
 /* The real relay ------------------------------------------------------------ */
 
+#ifdef __linux__
+/* A relay outlives no test, even one that fails half-way. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+#endif
+
 typedef struct
 {
   GSubprocess *process;
@@ -98,6 +110,9 @@ relay_start (Relay       *relay,
   g_close (g_mkstemp (relay->stderr_path), NULL);
   g_subprocess_launcher_set_stderr_file_path (launcher, relay->stderr_path);
   g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
+#ifdef __linux__
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+#endif
   relay->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
 
