@@ -141,7 +141,6 @@ usi_commit_chain_follow (UsiCommitChain  *chain,
   g_autoptr(UsiCommit) commit = NULL;
   g_autoptr(UsiGroupInfo) next_info = NULL;
   g_autoptr(GBytes) next_context = NULL;
-  guint8 hash[USI_HASH_LENGTH];
   guint8 confirmed[USI_HASH_LENGTH];
   guint8 next_interim[USI_HASH_LENGTH];
 
@@ -153,27 +152,8 @@ usi_commit_chain_follow (UsiCommitChain  *chain,
   if (commit == NULL)
     return FALSE;
 
-  if (memcmp (commit->room_id, chain->info->room_id, USI_ROOM_ID_LENGTH) != 0)
-    return set_error (error, USI_PROTOCOL_ERROR_WRONG_ROOM, _("The commit is for another room."));
-  if (commit->committer_index != USI_OWNER_INDEX)
-    return set_error (error, USI_PROTOCOL_ERROR_NOT_OWNER, _("Only the room’s owner can change the room."));
-
-  if (commit->epoch <= chain->info->epoch)
-    {
-      if (commit->epoch < chain->info->epoch)
-        return set_error (error, USI_PROTOCOL_ERROR_WRONG_EPOCH, _("The commit is for an epoch already past."));
-      if (!usi_commit_compute_hash (commit, hash, error))
-        return FALSE;
-      if (memcmp (hash, chain->info->commit_hash, USI_HASH_LENGTH) == 0)
-        return set_error (error, USI_PROTOCOL_ERROR_DUPLICATE, _("The commit was already applied."));
-      return set_error (error, USI_PROTOCOL_ERROR_CHAIN_BROKEN,
-                        _("A second, different change for the current epoch arrived: the room’s history has forked."));
-    }
-  if (commit->epoch > chain->info->epoch + 1)
-    return set_error (error, USI_PROTOCOL_ERROR_EPOCH_NOT_YET, _("An earlier commit is missing."));
-  if (memcmp (commit->prev_commit_hash, chain->info->commit_hash, USI_HASH_LENGTH) != 0)
-    return set_error (error, USI_PROTOCOL_ERROR_CHAIN_BROKEN,
-                      _("The commit does not follow the last one: the room’s history has forked."));
+  if (!usi_commit_check_follows (commit, chain->info, error))
+    return FALSE;
 
   if (!usi_commit_verify (commit, chain->owner_key, chain->group_context, error))
     return FALSE;

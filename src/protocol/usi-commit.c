@@ -594,3 +594,40 @@ mismatch:
   return set_error (error, USI_PROTOCOL_ERROR_ROSTER_INVALID,
                     _("The commit does not deliver the new key to exactly the members who stay."));
 }
+
+gboolean
+usi_commit_check_follows (const UsiCommit     *commit,
+                          const UsiGroupInfo  *current,
+                          GError             **error)
+{
+  guint8 hash[USI_HASH_LENGTH];
+
+  g_return_val_if_fail (commit != NULL, FALSE);
+  g_return_val_if_fail (current != NULL, FALSE);
+
+  if (memcmp (commit->room_id, current->room_id, USI_ROOM_ID_LENGTH) != 0)
+    return set_error (error, USI_PROTOCOL_ERROR_WRONG_ROOM, _("The commit is for another room."));
+  if (commit->committer_index != USI_OWNER_INDEX)
+    return set_error (error, USI_PROTOCOL_ERROR_NOT_OWNER, _("Only the room’s owner can change the room."));
+
+  if (commit->epoch <= current->epoch)
+    {
+      if (commit->epoch < current->epoch)
+        return set_error (error, USI_PROTOCOL_ERROR_WRONG_EPOCH, _("The commit is for an epoch already past."));
+      if (!usi_commit_compute_hash (commit, hash, error))
+        return FALSE;
+      if (memcmp (hash, current->commit_hash, USI_HASH_LENGTH) == 0)
+        return set_error (error, USI_PROTOCOL_ERROR_DUPLICATE, _("The commit was already applied."));
+      /* Two different commits for one epoch: the owner or the relay showed
+       * members different histories. */
+      return set_error (error, USI_PROTOCOL_ERROR_CHAIN_BROKEN,
+                        _("A second, different change for the current epoch arrived: the room’s history has forked."));
+    }
+  if (commit->epoch > current->epoch + 1)
+    return set_error (error, USI_PROTOCOL_ERROR_EPOCH_NOT_YET, _("An earlier commit is missing."));
+  if (memcmp (commit->prev_commit_hash, current->commit_hash, USI_HASH_LENGTH) != 0)
+    return set_error (error, USI_PROTOCOL_ERROR_CHAIN_BROKEN,
+                      _("The commit does not follow the last one: the room’s history has forked."));
+
+  return TRUE;
+}

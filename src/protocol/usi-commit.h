@@ -120,6 +120,15 @@ UsiGroupInfo *usi_commit_build_group_info  (const UsiCommit    *commit,
                                             const guint8       *confirmed_transcript_hash,
                                             GError            **error);
 
+/* §7.8 steps 2–7, the commit's place in the chain after `current`: the
+ * room (WRONG_ROOM), the owner as committer (NOT_OWNER), not a past epoch
+ * (WRONG_EPOCH), not the current one again (DUPLICATE) or a second one
+ * for it (CHAIN_BROKEN), none missing (EPOCH_NOT_YET), and
+ * prev_commit_hash (CHAIN_BROKEN).  Shared by members and the relay. */
+gboolean   usi_commit_check_follows        (const UsiCommit    *commit,
+                                            const UsiGroupInfo *current,
+                                            GError            **error);
+
 /* The checks a member (and the relay, which has no key) makes of the next
  * roster against the previous one (§7.8 steps 10–13): keys unique, the
  * owner at 0, who stays keeps identity and name, a changed leaf has a

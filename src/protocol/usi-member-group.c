@@ -208,7 +208,6 @@ usi_member_group_process_commit (UsiMemberGroup          *group,
   const UsiRosterEntry *own_entry;
   const UsiLeafSecret *own_leaf;
   const UsiCommitDelivery *delivery;
-  guint8 hash[USI_HASH_LENGTH];
   guint8 header_hash[USI_HASH_LENGTH];
   guint8 interim[USI_HASH_LENGTH];
   guint8 confirmed[USI_HASH_LENGTH];
@@ -227,29 +226,8 @@ usi_member_group_process_commit (UsiMemberGroup          *group,
   if (commit == NULL)
     return FALSE;
 
-  if (memcmp (commit->room_id, group->info->room_id, USI_ROOM_ID_LENGTH) != 0)
-    return set_error (error, USI_PROTOCOL_ERROR_WRONG_ROOM, _("The commit is for another room."));
-  if (commit->committer_index != USI_OWNER_INDEX)
-    return set_error (error, USI_PROTOCOL_ERROR_NOT_OWNER, _("Only the room’s owner can change the room."));
-
-  if (commit->epoch <= group->info->epoch)
-    {
-      if (commit->epoch < group->info->epoch)
-        return set_error (error, USI_PROTOCOL_ERROR_WRONG_EPOCH, _("The commit is for an epoch already past."));
-      if (!usi_commit_compute_hash (commit, hash, error))
-        return FALSE;
-      if (memcmp (hash, group->info->commit_hash, USI_HASH_LENGTH) == 0)
-        return set_error (error, USI_PROTOCOL_ERROR_DUPLICATE, _("The commit was already applied."));
-      /* Two different commits for one epoch: the owner or the relay showed
-       * members different histories. */
-      return set_error (error, USI_PROTOCOL_ERROR_CHAIN_BROKEN,
-                        _("A second, different change for the current epoch arrived: the room’s history has forked."));
-    }
-  if (commit->epoch > group->info->epoch + 1)
-    return set_error (error, USI_PROTOCOL_ERROR_EPOCH_NOT_YET, _("An earlier commit is missing."));
-  if (memcmp (commit->prev_commit_hash, group->info->commit_hash, USI_HASH_LENGTH) != 0)
-    return set_error (error, USI_PROTOCOL_ERROR_CHAIN_BROKEN,
-                      _("The commit does not follow the last one: the room’s history has forked."));
+  if (!usi_commit_check_follows (commit, group->info, error))
+    return FALSE;
 
   if (!usi_commit_verify (commit, group->owner_key, usi_epoch_get_group_context (group->epoch), error))
     return FALSE;

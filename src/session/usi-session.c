@@ -892,6 +892,11 @@ lookup_room (UsiSession   *self,
 
 /* Passwords (scrypt: a thread) ---------------------------------------------- */
 
+/* What hosting or joining does once the password is stretched. */
+typedef void (*PasswordContinuation) (GTask        *task,
+                                      const guint8 *password_key,
+                                      const guint8 *password_psk);
+
 typedef struct
 {
   char   *password;
@@ -932,28 +937,42 @@ derive_password_in_thread (GTask        *task,
 }
 
 static void
-derive_password_async (UsiSession          *self,
-                       const char          *password,
-                       const guint8        *room_id,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data)
+password_derived (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
-  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  PasswordContinuation continuation = g_object_get_data (G_OBJECT (result), "usi-continuation");
+  PasswordWork *work;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  work = g_task_get_task_data (G_TASK (result));
+  continuation (task, work->password_key, work->password_psk);
+}
+
+/* Stretches `password` for `room_id` in a thread (scrypt, 64 MiB), then
+ * goes on with `continuation` on the main context; `task` (taken) fails
+ * with the error otherwise. */
+static void
+derive_password_async (UsiSession           *self,
+                       const char           *password,
+                       const guint8         *room_id,
+                       PasswordContinuation  continuation,
+                       GTask                *task)
+{
+  g_autoptr(GTask) work_task = g_task_new (self, NULL, password_derived, task);
   PasswordWork *work = g_new0 (PasswordWork, 1);
 
   work->password = g_strdup (password);
   memcpy (work->room_id, room_id, sizeof work->room_id);
-  g_task_set_task_data (task, work, (GDestroyNotify) password_work_free);
-  g_task_run_in_thread (task, derive_password_in_thread);
-}
-
-static PasswordWork *
-derive_password_finish (GAsyncResult  *result,
-                        GError       **error)
-{
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  return g_task_get_task_data (G_TASK (result));
+  g_task_set_task_data (work_task, work, (GDestroyNotify) password_work_free);
+  g_object_set_data (G_OBJECT (work_task), "usi-continuation", continuation);
+  g_task_run_in_thread (work_task, derive_password_in_thread);
 }
 
 /* Hosting -------------------------------------------------------------------- */
@@ -1043,23 +1062,6 @@ host_owned_room (GTask        *task,
   room = _usi_room_new_owner (self, data->link, data->room_name, data->invite_address, data->relay_pin,
                               group, commit, &leaf, password_key);
   start_room (self, room, task);
-}
-
-static void
-host_password_derived (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  PasswordWork *work = derive_password_finish (result, &error);
-
-  if (work == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  host_owned_room (task, work->password_key, work->password_psk);
 }
 
 static UsiRoom *
@@ -1198,7 +1200,7 @@ usi_session_host_async (UsiSession           *self,
     }
 
   if (options->password != NULL)
-    derive_password_async (self, options->password, data->room_id, host_password_derived,
+    derive_password_async (self, options->password, data->room_id, host_owned_room,
                            g_steal_pointer (&task));
   else
     host_owned_room (task, NULL, NULL);
@@ -1266,23 +1268,6 @@ join_with_keys (GTask        *task,
   start_room (self, room, task);
 }
 
-static void
-join_password_derived (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  PasswordWork *work = derive_password_finish (result, &error);
-
-  if (work == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  join_with_keys (task, work->password_key, work->password_psk);
-}
-
 void
 usi_session_join_async (UsiSession          *self,
                         const char          *invite_text,
@@ -1347,7 +1332,7 @@ usi_session_join_async (UsiSession          *self,
   g_task_set_task_data (task, data, (GDestroyNotify) join_data_free);
 
   if (usi_invite_get_password_required (invite))
-    derive_password_async (self, password, usi_invite_get_room_id (invite), join_password_derived,
+    derive_password_async (self, password, usi_invite_get_room_id (invite), join_with_keys,
                            g_steal_pointer (&task));
   else
     join_with_keys (task, NULL, NULL);
